@@ -1,0 +1,449 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// conn is one connection to an origin. It is used by one request at a time:
+// the pool hands it out, and the response body gives it back.
+type conn struct {
+	t      *Transport
+	key    connKey
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time
+	reused bool
+
+	// cancelled is set by the request context's AfterFunc before it moves
+	// the deadline into the past, so that code which sets a fresh deadline
+	// can tell that it must not.
+	cancelled atomic.Bool
+	head      []byte // scratch for reading a response head
+}
+
+var (
+	brPool sync.Pool
+	bwPool sync.Pool
+)
+
+func newConn(t *Transport, key connKey, nc net.Conn) *conn {
+	pc := &conn{t: t, key: key, nc: nc}
+	if br, _ := brPool.Get().(*bufio.Reader); br != nil {
+		br.Reset(nc)
+		pc.br = br
+	} else {
+		pc.br = bufio.NewReaderSize(nc, 16<<10)
+	}
+	if bw, _ := bwPool.Get().(*bufio.Writer); bw != nil {
+		bw.Reset(nc)
+		pc.bw = bw
+	} else {
+		pc.bw = bufio.NewWriterSize(nc, 4<<10)
+	}
+	return pc
+}
+
+// close closes the connection for good and recycles its buffers.
+func (pc *conn) close() {
+	pc.nc.Close()
+	if pc.br != nil {
+		pc.br.Reset(nil)
+		brPool.Put(pc.br)
+		pc.br = nil
+	}
+	if pc.bw != nil {
+		pc.bw.Reset(nil)
+		bwPool.Put(pc.bw)
+		pc.bw = nil
+	}
+}
+
+// aLongTimeAgo is a deadline that has certainly passed.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// exchange is the state of one request on a conn, shared by the caller's
+// goroutine, the body writer goroutine and the context watcher.
+type exchange struct {
+	pc        *conn
+	req       *http.Request
+	stopWatch func() bool
+
+	// writeDone receives the body writer's result exactly once; it is
+	// buffered so the writer never blocks on it. nil when there is no
+	// request body.
+	writeDone chan error
+	// continueCh tells a writer waiting on "Expect: 100-continue" whether
+	// to send the body (true) or give up (false). Buffered, sent at most once.
+	continueCh chan bool
+	// writer is the body writer's state: running, done or abandoned.
+	writer atomic.Int32
+}
+
+func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace) (*http.Response, error) {
+	ctx := req.Context()
+	if err := ctx.Err(); err != nil {
+		pc.t.pool.put(pc)
+		return nil, err
+	}
+	pc.cancelled.Store(false)
+	ex := &exchange{pc: pc, req: req}
+	ex.stopWatch = context.AfterFunc(ctx, func() {
+		pc.cancelled.Store(true)
+		pc.nc.SetDeadline(aLongTimeAgo)
+	})
+
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	expect := hasBody && hasToken(req.Header["Expect"], "100-continue")
+	if err := writeHead(pc.bw, req, hasBody); err != nil {
+		return nil, ex.fail(err, true)
+	}
+	if err := pc.bw.Flush(); err != nil {
+		return nil, ex.fail(err, true)
+	}
+	if hasBody {
+		ex.writeDone = make(chan error, 1)
+		if expect {
+			ex.continueCh = make(chan bool, 1)
+		}
+		go ex.writeBody(ex.continueCh)
+	}
+
+	if d := pc.t.ResponseHeaderTimeout; d > 0 {
+		pc.nc.SetReadDeadline(time.Now().Add(d))
+	}
+	resp, err := ex.readResponse(trace)
+	if err != nil {
+		return nil, ex.fail(err, false)
+	}
+	pc.nc.SetReadDeadline(time.Time{})
+	if pc.cancelled.Load() {
+		resp.Body.Close()
+		return nil, ctx.Err()
+	}
+	return resp, nil
+}
+
+// fail closes the connection after an error and classifies the error.
+func (ex *exchange) fail(err error, writing bool) error {
+	pc := ex.pc
+	ex.stopWatch()
+	if ex.continueCh != nil {
+		ex.continueCh <- false
+		ex.continueCh = nil
+	}
+	cancelled := pc.cancelled.Load()
+	pc.nc.Close()
+	if ex.settleWriter() {
+		pc.close()
+	}
+	if cancelled {
+		if cerr := ex.req.Context().Err(); cerr != nil {
+			return cerr
+		}
+	}
+	var ne net.Error
+	if !writing && errors.As(err, &ne) && ne.Timeout() {
+		return ErrHeaderTimeout
+	}
+	var nr *nothingReadError
+	if writing || errors.As(err, &nr) {
+		return &nothingReadError{err}
+	}
+	return err
+}
+
+// Body writer states.
+const (
+	writerRunning int32 = iota
+	writerDone
+	writerAbandoned
+)
+
+// settleWriter waits for the body writer if it has finished or is about to,
+// and otherwise abandons it: the connection is closed so its writes fail, and
+// the writer recycles the connection's buffers itself when it returns (it
+// may be blocked reading a slow client's body, which the caller must not
+// wait for). It reports whether the caller still owns the connection's
+// buffers; reusable reports whether the body was written completely.
+func (ex *exchange) settleWriter() (owned bool) {
+	owned, _ = ex.settle()
+	return owned
+}
+
+func (ex *exchange) settle() (owned, reusable bool) {
+	if ex.writeDone == nil {
+		return true, true
+	}
+	select {
+	case err := <-ex.writeDone:
+		ex.writeDone = nil
+		return true, err == nil
+	default:
+	}
+	if ex.writer.CompareAndSwap(writerRunning, writerAbandoned) {
+		ex.writeDone = nil
+		if ex.continueCh != nil {
+			ex.continueCh <- false
+			ex.continueCh = nil
+		}
+		ex.pc.nc.Close()
+		return false, false
+	}
+	err := <-ex.writeDone
+	ex.writeDone = nil
+	return true, err == nil
+}
+
+// writeBody streams the request body, then reports on writeDone. With
+// "Expect: 100-continue" it first waits for the origin's go-ahead or the
+// timeout. It owns req.Body and always closes it.
+// The channel is passed in because the reading side clears its field.
+func (ex *exchange) writeBody(continueCh <-chan bool) {
+	req, pc := ex.req, ex.pc
+	err := func() error {
+		if continueCh != nil {
+			timer := time.NewTimer(pc.t.expectContinueTimeout())
+			defer timer.Stop()
+			select {
+			case ok := <-continueCh:
+				if !ok {
+					return errBodyNotSent
+				}
+			case <-timer.C:
+			}
+		}
+		return writeBody(pc.bw, req)
+	}()
+	req.Body.Close()
+	if ex.writer.CompareAndSwap(writerRunning, writerDone) {
+		ex.writeDone <- err
+		return
+	}
+	// Abandoned: nobody waits for us, and the buffers are ours to recycle.
+	pc.close()
+}
+
+var errBodyNotSent = errors.New("request body not sent: origin answered first")
+
+// readResponse reads the response head, passing on 1xx responses, and sets
+// up the body.
+func (ex *exchange) readResponse(trace *httptrace.ClientTrace) (*http.Response, error) {
+	pc, req := ex.pc, ex.req
+	for n1xx := 0; ; n1xx++ {
+		resp, err := readHead(pc, req)
+		if err != nil {
+			return nil, err
+		}
+		code := resp.StatusCode
+		if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+			if n1xx >= 16 {
+				return nil, fmt.Errorf("%w: too many 1xx responses", ErrProtocol)
+			}
+			if code == http.StatusContinue && ex.continueCh != nil {
+				ex.continueCh <- true
+				ex.continueCh = nil
+			}
+			if trace != nil && trace.Got1xxResponse != nil {
+				if err := trace.Got1xxResponse(code, textprotoHeader(resp.Header)); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		if ex.continueCh != nil {
+			// A final answer before "100 Continue": the body must not
+			// be sent, so the connection cannot be reused.
+			ex.continueCh <- false
+			ex.continueCh = nil
+			resp.Close = true
+		}
+		return resp, ex.setBody(resp)
+	}
+}
+
+// setBody attaches the body reader per RFC 9112 §6.3.
+func (ex *exchange) setBody(resp *http.Response) error {
+	req := ex.req
+	code := resp.StatusCode
+	if code == http.StatusSwitchingProtocols {
+		if !hasToken(req.Header["Connection"], "upgrade") {
+			return fmt.Errorf("%w: unrequested 101 Switching Protocols", ErrProtocol)
+		}
+		ex.stopWatch()
+		if ex.writeDone != nil {
+			// A body on an upgrade request is unusual; finish it first.
+			if err := <-ex.writeDone; err != nil {
+				return err
+			}
+			ex.writeDone = nil
+		}
+		resp.Body = &upgraded{pc: ex.pc}
+		resp.ContentLength = -1
+		return nil
+	}
+	if req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified {
+		resp.ContentLength = 0
+		if req.Method == http.MethodHead {
+			// Keep the Content-Length an origin announced for HEAD.
+			if cl, err := contentLength(resp.Header["Content-Length"]); err == nil {
+				resp.ContentLength = cl
+			}
+		}
+		resp.Body = http.NoBody
+		ex.finish(resp.Close)
+		return nil
+	}
+	b := &body{ex: ex, resp: resp}
+	if te := resp.Header["Transfer-Encoding"]; len(te) > 0 {
+		if len(te) != 1 || !equalFold(te[0], "chunked") {
+			return fmt.Errorf("%w: unsupported transfer-encoding %q", ErrProtocol, te)
+		}
+		// RFC 9112 §6.3: Transfer-Encoding overrides Content-Length,
+		// which must not be forwarded.
+		delete(resp.Header, "Content-Length")
+		delete(resp.Header, "Transfer-Encoding")
+		resp.TransferEncoding = chunkedTE
+		resp.ContentLength = -1
+		b.mode = modeChunked
+	} else if cls := resp.Header["Content-Length"]; len(cls) > 0 {
+		cl, err := contentLength(cls)
+		if err != nil {
+			return err
+		}
+		resp.ContentLength = cl
+		b.mode = modeLength
+		b.remain = cl
+		if cl == 0 {
+			resp.Body = http.NoBody
+			ex.finish(resp.Close)
+			return nil
+		}
+	} else {
+		resp.ContentLength = -1
+		resp.Close = true
+		b.mode = modeClose
+	}
+	resp.Body = b
+	return nil
+}
+
+var chunkedTE = []string{"chunked"}
+
+// finish ends the exchange after the response body was read completely and
+// returns the connection to the pool if it is still usable.
+func (ex *exchange) finish(mustClose bool) {
+	pc := ex.pc
+	ex.stopWatch()
+	owned, reusable := ex.settle()
+	if !owned {
+		return
+	}
+	if mustClose || !reusable || pc.cancelled.Load() {
+		pc.close()
+		return
+	}
+	pc.nc.SetDeadline(time.Time{})
+	pc.t.pool.put(pc)
+}
+
+// abort ends the exchange with the connection closed.
+func (ex *exchange) abort() {
+	pc := ex.pc
+	ex.stopWatch()
+	pc.nc.Close()
+	if ex.settleWriter() {
+		pc.close()
+	}
+}
+
+func contentLength(vals []string) (int64, error) {
+	var n int64 = -1
+	for _, v := range vals {
+		// Several identical values (also in one comma-separated line)
+		// are allowed; differing ones are a framing attack (RFC 9112 §6.3).
+		for len(v) > 0 {
+			part := v
+			if i := indexByte(v, ','); i >= 0 {
+				part, v = v[:i], v[i+1:]
+			} else {
+				v = ""
+			}
+			part = trimOWS(part)
+			m, ok := parseDecimal(part)
+			if !ok {
+				return 0, fmt.Errorf("%w: invalid Content-Length %q", ErrProtocol, part)
+			}
+			if n >= 0 && m != n {
+				return 0, fmt.Errorf("%w: conflicting Content-Length values", ErrProtocol)
+			}
+			n = m
+		}
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("%w: empty Content-Length", ErrProtocol)
+	}
+	return n, nil
+}
+
+func parseDecimal(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// textprotoHeader adapts for httptrace's Got1xxResponse signature.
+func textprotoHeader(h http.Header) textproto.MIMEHeader { return textproto.MIMEHeader(h) }
+
+// upgraded is the body of a 101 response: the raw connection, with any
+// bytes the origin sent after the header still in the buffer.
+type upgraded struct {
+	pc   *conn
+	once sync.Once
+}
+
+func (u *upgraded) Read(p []byte) (int, error)  { return u.pc.br.Read(p) }
+func (u *upgraded) Write(p []byte) (int, error) { return u.pc.nc.Write(p) }
+func (u *upgraded) Close() error {
+	u.once.Do(func() { u.pc.nc.Close() })
+	return nil
+}
+
+// CloseWrite half-closes the connection when the transport supports it.
+func (u *upgraded) CloseWrite() error {
+	if cw, ok := u.pc.nc.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// SetDeadline lets a tunnel pump apply idle deadlines.
+func (u *upgraded) SetDeadline(t time.Time) error { return u.pc.nc.SetDeadline(t) }
+
+// SetReadDeadline lets a tunnel pump apply idle deadlines.
+func (u *upgraded) SetReadDeadline(t time.Time) error { return u.pc.nc.SetReadDeadline(t) }
+
+// SetWriteDeadline lets a tunnel pump apply idle deadlines.
+func (u *upgraded) SetWriteDeadline(t time.Time) error { return u.pc.nc.SetWriteDeadline(t) }
+
+var _ io.ReadWriteCloser = (*upgraded)(nil)

@@ -1,0 +1,516 @@
+package upstream
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// writeHead writes the request line and header. The framing headers
+// (Content-Length, Transfer-Encoding, Trailer) and Host are written from the
+// request's fields, never copied from req.Header.
+func writeHead(bw *bufio.Writer, req *http.Request, hasBody bool) error {
+	u := req.URL
+	bw.WriteString(req.Method)
+	bw.WriteByte(' ')
+	path := u.EscapedPath()
+	if u.Opaque != "" {
+		path = u.Opaque
+	}
+	switch {
+	case path != "":
+		bw.WriteString(path)
+	case req.Method == http.MethodOptions && u.RawQuery == "":
+		// RFC 9112 §3.2.4: an absolute-form OPTIONS with an empty path
+		// is forwarded as asterisk-form.
+		bw.WriteByte('*')
+	default:
+		bw.WriteByte('/')
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		bw.WriteByte('?')
+		bw.WriteString(u.RawQuery)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	host := req.Host
+	if host == "" {
+		host = u.Host
+	}
+	if !validValue(host) {
+		return fmt.Errorf("invalid host %q", host)
+	}
+	bw.WriteString(host)
+	bw.WriteString("\r\n")
+	for k, vv := range req.Header {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue
+		}
+		for _, v := range vv {
+			if !validValue(v) {
+				return fmt.Errorf("invalid value for header %s", k)
+			}
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	var scratch [20]byte
+	switch {
+	case hasBody && req.ContentLength > 0:
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(scratch[:0], req.ContentLength, 10))
+		bw.WriteString("\r\n")
+	case hasBody:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+		if len(req.Trailer) > 0 {
+			bw.WriteString("Trailer: ")
+			first := true
+			for k := range req.Trailer {
+				if !first {
+					bw.WriteString(", ")
+				}
+				first = false
+				bw.WriteString(k)
+			}
+			bw.WriteString("\r\n")
+		}
+	case req.ContentLength == 0 && methodWantsLength(req.Method):
+		bw.WriteString("Content-Length: 0\r\n")
+	}
+	_, err := bw.WriteString("\r\n")
+	return err
+}
+
+func methodWantsLength(m string) bool {
+	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch
+}
+
+// validValue reports whether v is safe to write as a field value: no CR, LF
+// or NUL that would split or truncate the header.
+func validValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// writeBody streams req.Body: as declared by Content-Length, or chunked
+// with trailers. Each piece read from the client is flushed at once so a
+// slow, streaming upload reaches the origin as it arrives.
+func writeBody(bw *bufio.Writer, req *http.Request) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	chunked := req.ContentLength <= 0
+	var written int64
+	var scratch [20]byte
+	for {
+		n, rerr := req.Body.Read(buf)
+		if n > 0 {
+			if chunked {
+				bw.Write(strconv.AppendInt(scratch[:0], int64(n), 16))
+				bw.WriteString("\r\n")
+				bw.Write(buf[:n])
+				bw.WriteString("\r\n")
+			} else {
+				if written+int64(n) > req.ContentLength {
+					return errors.New("request body longer than its Content-Length")
+				}
+				bw.Write(buf[:n])
+			}
+			written += int64(n)
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("reading request body: %w", rerr)
+		}
+	}
+	if !chunked {
+		if written != req.ContentLength {
+			return errors.New("request body shorter than its Content-Length")
+		}
+		return nil
+	}
+	bw.WriteString("0\r\n")
+	for k, vv := range req.Trailer {
+		for _, v := range vv {
+			if !validValue(v) {
+				return fmt.Errorf("invalid value for trailer %s", k)
+			}
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	bw.WriteString("\r\n")
+	return bw.Flush()
+}
+
+// readHead reads one response status line and header block. The whole
+// block becomes one string; names and values are substrings of it.
+func readHead(pc *conn, req *http.Request) (*http.Response, error) {
+	br := pc.br
+	limit := pc.t.maxHeaderBytes()
+	head := pc.head[:0]
+	lineStart := 0
+	for {
+		frag, err := br.ReadSlice('\n')
+		head = append(head, frag...)
+		if len(head) > limit {
+			return nil, fmt.Errorf("%w: response header larger than %d bytes", ErrProtocol, limit)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if len(head) == 0 {
+				return nil, &nothingReadError{err}
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: response header cut short: %v", ErrProtocol, err)
+		}
+		line := head[lineStart:]
+		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+			if lineStart == 0 {
+				return nil, fmt.Errorf("%w: empty status line", ErrProtocol)
+			}
+			break
+		}
+		lineStart = len(head)
+	}
+	if cap(head) <= 8<<10 {
+		pc.head = head
+	}
+	return parseHead(string(head), req)
+}
+
+// parseHead parses a response head held in s (status line, fields, blank
+// line), per RFC 9112 §4 and §5.
+func parseHead(s string, req *http.Request) (*http.Response, error) {
+	line, rest := cutLine(s)
+	resp := &http.Response{Request: req}
+	// status-line = HTTP-version SP status-code SP [ reason-phrase ]
+	if len(line) < 12 || line[:7] != "HTTP/1." || line[7] < '0' || line[7] > '9' || line[8] != ' ' {
+		return nil, fmt.Errorf("%w: malformed status line %q", ErrProtocol, clip(line))
+	}
+	resp.Proto = line[:8]
+	resp.ProtoMajor, resp.ProtoMinor = 1, int(line[7]-'0')
+	code := 0
+	for i := 9; i < 12; i++ {
+		c := line[i]
+		if c < '0' || c > '9' {
+			return nil, fmt.Errorf("%w: malformed status code in %q", ErrProtocol, clip(line))
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 100 || (len(line) > 12 && line[12] != ' ') {
+		return nil, fmt.Errorf("%w: malformed status line %q", ErrProtocol, clip(line))
+	}
+	resp.StatusCode = code
+	resp.Status = line[9:]
+	if len(line) <= 13 {
+		resp.Status = line[9:12] + " " + http.StatusText(code)
+	}
+	for i := 0; i < len(resp.Status); i++ {
+		if c := resp.Status[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return nil, fmt.Errorf("%w: control character in status line", ErrProtocol)
+		}
+	}
+
+	n := strings.Count(rest, "\n") + 1 // a last line may lack its LF
+	vals := make([]string, n)
+	h := make(http.Header, n)
+	i := 0
+	for {
+		line, rest = cutLine(rest)
+		if line == "" {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			// RFC 9112 §5.2: a proxy must reject or unfold obs-fold.
+			return nil, fmt.Errorf("%w: obsolete line folding in response header", ErrProtocol)
+		}
+		colon := strings.IndexByte(line, ':')
+		if colon <= 0 {
+			return nil, fmt.Errorf("%w: malformed header line %q", ErrProtocol, clip(line))
+		}
+		name := line[:colon]
+		canonical, ok := checkName(name)
+		if !ok {
+			// Includes whitespace before the colon (RFC 9112 §5.1).
+			return nil, fmt.Errorf("%w: invalid header name %q", ErrProtocol, clip(name))
+		}
+		if !canonical {
+			name = http.CanonicalHeaderKey(name)
+		}
+		value := trimOWS(line[colon+1:])
+		for j := 0; j < len(value); j++ {
+			if c := value[j]; c < 0x20 && c != '\t' || c == 0x7f {
+				return nil, fmt.Errorf("%w: control character in header %s", ErrProtocol, name)
+			}
+		}
+		if old, ok := h[name]; ok {
+			h[name] = append(old, value)
+		} else {
+			vals[i] = value
+			h[name] = vals[i : i+1 : i+1]
+			i++
+		}
+	}
+	resp.Header = h
+	resp.Close = shouldClose(resp)
+	return resp, nil
+}
+
+// shouldClose reports whether the origin will close the connection after
+// this response (RFC 9112 §9.3).
+func shouldClose(resp *http.Response) bool {
+	conn := resp.Header["Connection"]
+	if hasToken(conn, "close") {
+		return true
+	}
+	if resp.ProtoMinor == 0 {
+		return !hasToken(conn, "keep-alive")
+	}
+	return false
+}
+
+// cutLine returns the first line of s without its CRLF or LF, and the rest.
+func cutLine(s string) (line, rest string) {
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		return s, ""
+	}
+	line, rest = s[:i], s[i+1:]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, rest
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// checkName reports whether name is a valid field name (an RFC 9110 token)
+// and whether it is already in canonical form.
+func checkName(name string) (canonical, ok bool) {
+	canonical = true
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !isTokenChar(c) {
+			return false, false
+		}
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			canonical = false
+		}
+		upper = c == '-'
+	}
+	return canonical, true
+}
+
+func isTokenChar(c byte) bool {
+	if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func indexByte(s string, c byte) int { return strings.IndexByte(s, c) }
+
+func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
+
+// hasToken reports whether the comma-separated lists in vals contain token,
+// compared case-insensitively.
+func hasToken(vals []string, token string) bool {
+	for _, v := range vals {
+		for v != "" {
+			var part string
+			if i := strings.IndexByte(v, ','); i >= 0 {
+				part, v = v[:i], v[i+1:]
+			} else {
+				part, v = v, ""
+			}
+			if strings.EqualFold(trimOWS(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+const (
+	modeLength = iota
+	modeChunked
+	modeClose
+)
+
+var errBodyClosed = errors.New("response body closed")
+
+// body is a response body streaming from the connection. Reading it to
+// EOF hands the connection back to the pool; closing it early closes the
+// connection. Not safe for concurrent use (like any io.Reader).
+type body struct {
+	ex     *exchange
+	resp   *http.Response
+	mode   int
+	remain int64
+	cr     io.Reader
+	err    error // sticky: io.EOF, errBodyClosed or the failure
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	pc := b.ex.pc
+	if d := pc.t.ReadIdleTimeout; d > 0 {
+		pc.nc.SetReadDeadline(time.Now().Add(d))
+		if pc.cancelled.Load() {
+			return 0, b.fail(b.ex.req.Context().Err())
+		}
+	}
+	switch b.mode {
+	case modeLength:
+		if int64(len(p)) > b.remain {
+			p = p[:b.remain]
+		}
+		n, err := pc.br.Read(p)
+		b.remain -= int64(n)
+		if b.remain == 0 {
+			b.err = io.EOF
+			b.ex.finish(b.resp.Close)
+			return n, io.EOF
+		}
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return n, b.fail(err)
+		}
+		return n, nil
+	case modeChunked:
+		if b.cr == nil {
+			b.cr = httputil.NewChunkedReader(pc.br)
+		}
+		n, err := b.cr.Read(p)
+		if err == io.EOF {
+			if err := b.readTrailer(); err != nil {
+				return n, b.fail(err)
+			}
+			b.err = io.EOF
+			b.ex.finish(b.resp.Close)
+			return n, io.EOF
+		}
+		if err != nil {
+			return n, b.fail(fmt.Errorf("%w: %v", ErrProtocol, err))
+		}
+		return n, nil
+	default:
+		n, err := pc.br.Read(p)
+		if err == io.EOF {
+			b.err = io.EOF
+			b.ex.finish(true)
+			return n, io.EOF
+		}
+		if err != nil {
+			return n, b.fail(err)
+		}
+		return n, nil
+	}
+}
+
+func (b *body) fail(err error) error {
+	if err == nil {
+		err = errBodyClosed
+	}
+	if cerr := b.ex.req.Context().Err(); cerr != nil && b.ex.pc.cancelled.Load() {
+		err = cerr
+	}
+	b.err = err
+	b.ex.abort()
+	return err
+}
+
+// Close releases the body; before EOF it closes the connection, since the
+// rest of the response would have to be read to reuse it.
+func (b *body) Close() error {
+	if b.err == nil {
+		b.err = errBodyClosed
+		b.ex.abort()
+	}
+	return nil
+}
+
+// readTrailer reads the trailer section after the last chunk
+// (RFC 9112 §7.1.2) into resp.Trailer.
+func (b *body) readTrailer() error {
+	br := b.ex.pc.br
+	total := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return fmt.Errorf("%w: reading trailer: %v", ErrProtocol, err)
+		}
+		total += len(line)
+		if total > b.ex.pc.t.maxHeaderBytes() {
+			return fmt.Errorf("%w: trailer too large", ErrProtocol)
+		}
+		s := strings.TrimRight(string(line), "\r\n")
+		if s == "" {
+			return nil
+		}
+		colon := strings.IndexByte(s, ':')
+		if colon <= 0 {
+			return fmt.Errorf("%w: malformed trailer line", ErrProtocol)
+		}
+		if _, ok := checkName(s[:colon]); !ok {
+			return fmt.Errorf("%w: invalid trailer name", ErrProtocol)
+		}
+		value := trimOWS(s[colon+1:])
+		if !validValue(value) {
+			return fmt.Errorf("%w: invalid trailer value", ErrProtocol)
+		}
+		if b.resp.Trailer == nil {
+			b.resp.Trailer = make(http.Header)
+		}
+		b.resp.Trailer.Add(s[:colon], value)
+	}
+}

@@ -1,0 +1,387 @@
+// Package upstream is sluice's HTTP/1.1 client for talking to origin servers:
+// an http.RoundTripper with a pool of keep-alive connections.
+//
+// It exists instead of net/http.Transport because a forward proxy sits on the
+// hot path of every request: Transport hands each request between three
+// goroutines (caller, writeLoop, readLoop) and keeps only two idle
+// connections per host by default. Here a round trip runs on the caller's
+// goroutine (a second goroutine only streams a request body), responses are
+// parsed with one allocation for the whole header block, and the pool's
+// limits are real knobs.
+//
+// It deliberately does not speak HTTP/2, does not follow redirects, does not
+// add or decompress Content-Encoding, does not handle cookies, and does not
+// resolve names or enforce destination policy: DialContext does that.
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Transport is an HTTP/1.1 round tripper with a connection pool. Exported
+// fields must be set before the first RoundTrip and not changed after.
+type Transport struct {
+	// DialContext opens a TCP connection to "host:port". Required. It is
+	// where destination policy is enforced (see internal/dial).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// TLSClientConfig is used for https:// targets; nil means a default
+	// configuration, which verifies the origin's certificate.
+	TLSClientConfig *tls.Config
+
+	// MaxIdlePerHost bounds idle keep-alive connections kept per origin.
+	// Zero means 256; negative disables keep-alive.
+	MaxIdlePerHost int
+	// MaxIdle bounds idle connections across all origins. Zero means 4096.
+	MaxIdle int
+	// IdleConnTimeout closes idle connections older than this. Zero means 90s.
+	IdleConnTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for a response's header after
+	// the request was written. Zero means no limit. Exceeding it returns an
+	// error whose Timeout method reports true.
+	ResponseHeaderTimeout time.Duration
+	// ExpectContinueTimeout is how long to wait for "100 Continue" after
+	// sending a request with "Expect: 100-continue" before sending the body
+	// anyway. Zero means 1s.
+	ExpectContinueTimeout time.Duration
+	// ReadIdleTimeout aborts a response body whose origin sends nothing for
+	// this long. Zero means no limit.
+	ReadIdleTimeout time.Duration
+	// MaxResponseHeaderBytes bounds a response's status line and header.
+	// Zero means 256 KiB.
+	MaxResponseHeaderBytes int
+
+	pool pool
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// Errors a RoundTrip may return, classified by errors.Is.
+var (
+	// ErrProtocol wraps any malformed response from an origin.
+	ErrProtocol = errors.New("origin broke the HTTP protocol")
+	// ErrHeaderTimeout means the origin did not send a response header in
+	// ResponseHeaderTimeout.
+	ErrHeaderTimeout = timeoutError("origin did not answer in time")
+)
+
+type timeoutError string
+
+func (e timeoutError) Error() string { return string(e) }
+func (e timeoutError) Timeout() bool { return true }
+
+func (t *Transport) maxIdlePerHost() int {
+	if t.MaxIdlePerHost == 0 {
+		return 256
+	}
+	return t.MaxIdlePerHost
+}
+
+func (t *Transport) maxIdle() int {
+	if t.MaxIdle == 0 {
+		return 4096
+	}
+	return t.MaxIdle
+}
+
+func (t *Transport) idleConnTimeout() time.Duration {
+	if t.IdleConnTimeout == 0 {
+		return 90 * time.Second
+	}
+	return t.IdleConnTimeout
+}
+
+func (t *Transport) expectContinueTimeout() time.Duration {
+	if t.ExpectContinueTimeout == 0 {
+		return time.Second
+	}
+	return t.ExpectContinueTimeout
+}
+
+func (t *Transport) maxHeaderBytes() int {
+	if t.MaxResponseHeaderBytes == 0 {
+		return 256 << 10
+	}
+	return t.MaxResponseHeaderBytes
+}
+
+// CloseIdleConnections closes every idle connection and stops the pool's
+// janitor. Connections in use are closed when their responses finish.
+func (t *Transport) CloseIdleConnections() { t.pool.closeAll() }
+
+// RoundTrip sends req to the origin named by req.URL and returns its
+// response. The response body streams from the connection; closing it
+// before EOF closes the connection, reading it to EOF returns the connection
+// to the pool. Informational (1xx) responses are reported to the
+// httptrace.ClientTrace's Got1xxResponse in req's context, if any. A
+// request that asks to switch protocols gets a 101 response whose Body is
+// an io.ReadWriteCloser on the raw connection.
+//
+// RoundTrip always closes req.Body, possibly after it has returned.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	key, err := keyFor(req)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	ctx := req.Context()
+	trace := httptrace.ContextClientTrace(ctx)
+	for attempt := 0; ; attempt++ {
+		pc, err := t.getConn(ctx, key)
+		if err != nil {
+			closeBody(req)
+			return nil, err
+		}
+		resp, err := pc.roundTrip(req, trace)
+		if err == nil {
+			return resp, nil
+		}
+		// A kept-alive connection the origin had already closed fails on
+		// first use; retry once on a fresh one when nothing can have
+		// reached the origin's application (RFC 9112 §9.3.1).
+		if pc.reused && attempt == 0 && canRetry(req, err) {
+			continue
+		}
+		closeBody(req)
+		return nil, err
+	}
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// canRetry reports whether req may be sent again after err on a reused
+// connection: the request has no body, and the connection failed before
+// any response byte arrived.
+func canRetry(req *http.Request, err error) bool {
+	if req.Body != nil && req.Body != http.NoBody {
+		return false
+	}
+	var ne *nothingReadError
+	return errors.As(err, &ne)
+}
+
+// nothingReadError marks a failure before the first response byte.
+type nothingReadError struct{ err error }
+
+func (e *nothingReadError) Error() string { return e.err.Error() }
+func (e *nothingReadError) Unwrap() error { return e.err }
+
+type connKey struct {
+	tls  bool
+	addr string // host:port
+}
+
+func keyFor(req *http.Request) (connKey, error) {
+	u := req.URL
+	if u == nil {
+		return connKey{}, errors.New("request has no URL")
+	}
+	var k connKey
+	var port string
+	switch u.Scheme {
+	case "http":
+		port = "80"
+	case "https":
+		k.tls = true
+		port = "443"
+	default:
+		return connKey{}, fmt.Errorf("unsupported scheme %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return connKey{}, errors.New("request URL has no host")
+	}
+	k.addr = u.Host
+	if u.Port() == "" {
+		k.addr = net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(u.Host, "["), "]"), port)
+	}
+	return k, nil
+}
+
+// getConn returns an idle connection for key or dials a new one.
+func (t *Transport) getConn(ctx context.Context, key connKey) (*conn, error) {
+	if pc := t.pool.get(key, t.idleConnTimeout()); pc != nil {
+		return pc, nil
+	}
+	nc, err := t.DialContext(ctx, "tcp", key.addr)
+	if err != nil {
+		return nil, err
+	}
+	if key.tls {
+		host, _, _ := net.SplitHostPort(key.addr)
+		cfg := t.TLSClientConfig
+		if cfg == nil {
+			cfg = &tls.Config{}
+		} else {
+			cfg = cfg.Clone()
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = host
+		}
+		cfg.NextProtos = []string{"http/1.1"}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, &TLSError{Host: host, Err: err}
+		}
+		nc = tc
+	}
+	t.pool.start(t)
+	return newConn(t, key, nc), nil
+}
+
+// TLSError is a failed TLS handshake with an origin.
+type TLSError struct {
+	Host string
+	Err  error
+}
+
+func (e *TLSError) Error() string { return fmt.Sprintf("tls handshake with %s: %v", e.Host, e.Err) }
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// pool holds idle connections, newest last (LIFO reuse keeps the working
+// set small and lets old connections age out).
+type pool struct {
+	mu     sync.Mutex
+	idle   map[connKey][]*conn
+	n      int
+	closed bool
+	once   sync.Once
+	stop   chan struct{}
+}
+
+func (p *pool) start(t *Transport) {
+	p.once.Do(func() {
+		p.mu.Lock()
+		p.stop = make(chan struct{})
+		p.mu.Unlock()
+		go p.janitor(t.idleConnTimeout(), p.stop)
+	})
+}
+
+// janitor closes connections that sat idle longer than timeout. It exits
+// when the pool is closed.
+func (p *pool) janitor(timeout time.Duration, stop chan struct{}) {
+	tick := time.NewTicker(timeout / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		var stale []*conn
+		cutoff := time.Now().Add(-timeout)
+		p.mu.Lock()
+		for k, list := range p.idle {
+			i := 0
+			for i < len(list) && list[i].idleAt.Before(cutoff) {
+				stale = append(stale, list[i])
+				i++
+			}
+			if i > 0 {
+				p.n -= i
+				rest := append(list[:0:0], list[i:]...)
+				if len(rest) == 0 {
+					delete(p.idle, k)
+				} else {
+					p.idle[k] = rest
+				}
+			}
+		}
+		p.mu.Unlock()
+		for _, pc := range stale {
+			pc.nc.Close()
+		}
+	}
+}
+
+func (p *pool) get(key connKey, timeout time.Duration) *conn {
+	cutoff := time.Now().Add(-timeout)
+	var stale []*conn
+	var pc *conn
+	p.mu.Lock()
+	list := p.idle[key]
+	for len(list) > 0 {
+		c := list[len(list)-1]
+		list[len(list)-1] = nil
+		list = list[:len(list)-1]
+		p.n--
+		if c.idleAt.Before(cutoff) {
+			stale = append(stale, c)
+			continue
+		}
+		pc = c
+		break
+	}
+	if len(list) == 0 {
+		delete(p.idle, key)
+	} else {
+		p.idle[key] = list
+	}
+	p.mu.Unlock()
+	for _, c := range stale {
+		c.nc.Close()
+	}
+	if pc != nil {
+		pc.reused = true
+	}
+	return pc
+}
+
+// put offers pc for reuse; it closes pc when the pool is full or closed.
+func (p *pool) put(pc *conn) {
+	t := pc.t
+	perHost := t.maxIdlePerHost()
+	pc.idleAt = time.Now()
+	p.mu.Lock()
+	if p.closed || perHost < 0 || p.n >= t.maxIdle() || len(p.idle[pc.key]) >= perHost {
+		p.mu.Unlock()
+		pc.nc.Close()
+		return
+	}
+	if p.idle == nil {
+		p.idle = make(map[connKey][]*conn)
+	}
+	p.idle[pc.key] = append(p.idle[pc.key], pc)
+	p.n++
+	p.mu.Unlock()
+}
+
+func (p *pool) closeAll() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.n = 0
+	p.closed = true
+	if p.stop != nil {
+		close(p.stop)
+		p.stop = nil
+	}
+	p.mu.Unlock()
+	for _, list := range idle {
+		for _, pc := range list {
+			pc.nc.Close()
+		}
+	}
+}
+
+// IdleConns reports the number of idle pooled connections (for tests and
+// metrics).
+func (t *Transport) IdleConns() int {
+	t.pool.mu.Lock()
+	defer t.pool.mu.Unlock()
+	return t.pool.n
+}
