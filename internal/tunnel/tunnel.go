@@ -1,0 +1,226 @@
+// Package tunnel relays bytes both ways between two connections: a CONNECT
+// tunnel, or a WebSocket after a 101 Switching Protocols. It half-closes
+// each direction when its source ends, closes both when neither side has
+// sent anything for the idle timeout, and tracks open tunnels so a graceful
+// shutdown can wait for them.
+//
+// It does not look inside the bytes, dial anything or write HTTP: the proxy
+// does that before handing the two connections over.
+package tunnel
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Conn is what a tunnel end needs: a byte stream with deadlines.
+// *net.TCPConn satisfies it; so does an upgraded HTTP connection.
+type Conn interface {
+	io.ReadWriteCloser
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+// Result reports what passed through a tunnel.
+type Result struct {
+	// Up is the number of bytes copied from client to server, Down from
+	// server to client.
+	Up, Down int64
+	// Idle is true when the tunnel was closed for inactivity.
+	Idle bool
+}
+
+// Pump copies client→server and server→client until both directions end,
+// then closes both connections. idle, if positive, closes the tunnel when
+// no byte has moved in either direction for that long. Pump returns when
+// both copies have finished.
+//
+// When both ends are *net.TCPConn the kernel splices the bytes (no copy
+// through user space).
+func Pump(client, server Conn, idle time.Duration) Result {
+	p := &pump{idle: idle}
+	p.touch()
+	done := make(chan struct{}, 1) // the up copy reports once; buffered so it never blocks
+	var res Result
+	go func() {
+		res.Up = p.copy(server, client)
+		done <- struct{}{}
+	}()
+	res.Down = p.copy(client, server)
+	<-done
+	client.Close()
+	server.Close()
+	res.Idle = p.timedOut.Load()
+	return res
+}
+
+type pump struct {
+	idle     time.Duration
+	last     atomic.Int64 // unix nanoseconds of the last byte moved either way
+	timedOut atomic.Bool
+	aborted  atomic.Bool
+}
+
+func (p *pump) touch() { p.last.Store(time.Now().UnixNano()) }
+
+// chunk bounds one splice or copy so activity is recorded at least this
+// often on a busy tunnel.
+const chunk = 1 << 20
+
+// copy moves bytes from src to dst until src ends or the tunnel is torn
+// down, then half-closes dst.
+func (p *pump) copy(dst, src Conn) int64 {
+	var total int64
+	lr := &io.LimitedReader{R: src}
+	for {
+		if p.idle > 0 {
+			deadline := time.Now().Add(p.idle)
+			src.SetReadDeadline(deadline)
+			dst.SetWriteDeadline(deadline)
+		}
+		if p.aborted.Load() {
+			break
+		}
+		lr.N = chunk
+		n, err := copyOnce(dst, lr)
+		total += n
+		if n > 0 {
+			p.touch()
+		}
+		if err == nil && lr.N == 0 {
+			continue // a full chunk: go on
+		}
+		if err == nil {
+			// Source reached EOF: pass the half-close on.
+			closeWrite(dst)
+			return total
+		}
+		if isTimeout(err) && p.idle > 0 && !p.aborted.Load() {
+			// Not idle if anything moved, here or the other way, within
+			// the window.
+			if n > 0 || time.Since(time.Unix(0, p.last.Load())) < p.idle {
+				continue
+			}
+			p.timedOut.Store(true)
+		}
+		break
+	}
+	p.abort(dst, src)
+	return total
+}
+
+// abort tears the whole tunnel down: unblock the other direction too.
+func (p *pump) abort(a, b Conn) {
+	p.aborted.Store(true)
+	a.SetReadDeadline(aLongTimeAgo)
+	a.SetWriteDeadline(aLongTimeAgo)
+	b.SetReadDeadline(aLongTimeAgo)
+	b.SetWriteDeadline(aLongTimeAgo)
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyOnce copies until lr is exhausted or fails; it returns a nil error
+// at EOF. It uses dst's ReadFrom (splice for TCP) when there is one.
+func copyOnce(dst io.Writer, lr *io.LimitedReader) (int64, error) {
+	if rf, ok := dst.(io.ReaderFrom); ok {
+		return rf.ReadFrom(lr)
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer(dst, lr, *bp)
+}
+
+func closeWrite(c Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		return
+	}
+	c.Close()
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Tracker counts open tunnels so shutdown can wait for them and, when the
+// wait runs out, close them. The zero value is ready to use.
+type Tracker struct {
+	mu    sync.Mutex
+	open  map[*entry]struct{}
+	zero  chan struct{} // closed when open becomes empty while someone waits
+	count atomic.Int64
+}
+
+type entry struct{ a, b io.Closer }
+
+// Track registers a tunnel between a and b; call the returned function
+// when it has ended.
+func (t *Tracker) Track(a, b io.Closer) (done func()) {
+	e := &entry{a, b}
+	t.mu.Lock()
+	if t.open == nil {
+		t.open = make(map[*entry]struct{})
+	}
+	t.open[e] = struct{}{}
+	t.count.Add(1)
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		if _, ok := t.open[e]; ok {
+			delete(t.open, e)
+			t.count.Add(-1)
+			if len(t.open) == 0 && t.zero != nil {
+				close(t.zero)
+				t.zero = nil
+			}
+		}
+		t.mu.Unlock()
+	}
+}
+
+// Open reports the number of open tunnels.
+func (t *Tracker) Open() int64 { return t.count.Load() }
+
+// Wait blocks until no tunnel is open or deadline is reached; at the
+// deadline it closes the tunnels still open. It reports whether all ended
+// by themselves.
+func (t *Tracker) Wait(deadline <-chan struct{}) bool {
+	t.mu.Lock()
+	if len(t.open) == 0 {
+		t.mu.Unlock()
+		return true
+	}
+	if t.zero == nil {
+		t.zero = make(chan struct{})
+	}
+	zero := t.zero
+	t.mu.Unlock()
+	select {
+	case <-zero:
+		return true
+	case <-deadline:
+	}
+	t.mu.Lock()
+	var left []*entry
+	for e := range t.open {
+		left = append(left, e)
+	}
+	t.mu.Unlock()
+	for _, e := range left {
+		e.a.Close()
+		e.b.Close()
+	}
+	return false
+}
