@@ -1,0 +1,232 @@
+// Package server owns sluice's listener and client connections: the client
+// ACL (checked at accept, before a byte is parsed), net/http server limits
+// and timeouts, connection counting, and graceful drain that also waits for
+// hijacked tunnels.
+//
+// It does not know about proxying: the handler it serves does that.
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"sluice/internal/accesslog"
+	"sluice/internal/tunnel"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Addr is the listen address, host:port.
+	Addr string
+	// Handler serves allowed clients' requests.
+	Handler http.Handler
+	// AllowClients are the client ranges allowed to connect. Empty means
+	// loopback only.
+	AllowClients []netip.Prefix
+	// HeaderTimeout bounds the time to read a request's header.
+	HeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle for this long.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header; beyond it the client gets
+	// 431.
+	MaxHeaderBytes int
+	// Tunnels are waited for on shutdown.
+	Tunnels *tunnel.Tracker
+	// AccessLog records refused clients; nil logs nothing.
+	AccessLog *accesslog.Logger
+	// Logger receives diagnostics; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is a listening proxy server.
+type Server struct {
+	srv     *http.Server
+	ln      net.Listener
+	tunnels *tunnel.Tracker
+	log     *slog.Logger
+	open    atomic.Int64
+}
+
+// DefaultAllowClients is the loopback-only client ACL.
+func DefaultAllowClients() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+}
+
+// Listen binds the listener; Serve then serves on it.
+func Listen(o Options) (*Server, error) {
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, err
+	}
+	return New(ln, o), nil
+}
+
+// New serves on an existing listener (tests use this with port 0).
+func New(ln net.Listener, o Options) *Server {
+	s := &Server{tunnels: o.Tunnels, log: o.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.tunnels == nil {
+		s.tunnels = new(tunnel.Tracker)
+	}
+	allow := o.AllowClients
+	if len(allow) == 0 {
+		allow = DefaultAllowClients()
+	}
+	s.ln = &aclListener{Listener: ln, allow: allow, alog: o.AccessLog, sem: make(chan struct{}, 256)}
+	s.srv = &http.Server{
+		Handler:           o.Handler,
+		ReadHeaderTimeout: o.HeaderTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    headerLimit(o.MaxHeaderBytes),
+		// OPTIONS * belongs to the proxy's own handler, not net/http's.
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				s.open.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				s.open.Add(-1)
+			}
+		},
+	}
+	return s
+}
+
+// headerLimit converts the configured request-header limit to net/http's
+// MaxHeaderBytes, which lets 4 KiB of slack through beyond its value.
+func headerLimit(n int) int {
+	const slack = 4096
+	if n <= 0 {
+		return 0 // net/http's default, 1 MiB
+	}
+	if n > 2*slack {
+		return n - slack
+	}
+	return n
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// OpenConns reports client connections currently open (not counting
+// hijacked tunnels, which the tunnel tracker counts).
+func (s *Server) OpenConns() int64 { return s.open.Load() }
+
+// Serve accepts connections until Shutdown. It returns nil after a
+// graceful shutdown.
+func (s *Server) Serve() error {
+	err := s.srv.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, lets in-flight requests and tunnels finish
+// until ctx is done, then closes what is left. It reports whether
+// everything finished in time.
+func (s *Server) Shutdown(ctx context.Context) bool {
+	clean := true
+	if err := s.srv.Shutdown(ctx); err != nil {
+		clean = false
+		s.srv.Close()
+	}
+	if !s.tunnels.Wait(ctx.Done()) {
+		clean = false
+	}
+	return clean
+}
+
+// aclListener refuses clients outside the allowed ranges at accept time.
+type aclListener struct {
+	net.Listener
+	allow []netip.Prefix
+	alog  *accesslog.Logger
+	sem   chan struct{} // bounds concurrent refusals
+}
+
+func (l *aclListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.allowed(c.RemoteAddr()) {
+			return c, nil
+		}
+		select {
+		case l.sem <- struct{}{}:
+			go func() {
+				l.refuse(c)
+				<-l.sem
+			}()
+		default:
+			c.Close() // a flood of refused clients gets no page
+		}
+	}
+}
+
+func (l *aclListener) allowed(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	ap := ta.AddrPort()
+	ip := ap.Addr().Unmap()
+	for _, p := range l.allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+const refusedBody = "403 Forbidden: this proxy does not accept clients from your address.\n"
+
+// refuse reads the refused client's request head (so closing does not
+// reset the connection before the answer arrives), answers 403 and closes.
+func (l *aclListener) refuse(c net.Conn) {
+	defer c.Close()
+	start := time.Now()
+	c.SetDeadline(start.Add(2 * time.Second))
+	br := bufio.NewReaderSize(io.LimitReader(c, 8<<10), 1024)
+	var reqLine string
+	for i := 0; ; i++ {
+		line, err := br.ReadSlice('\n')
+		if i == 0 {
+			reqLine = string(bytes.TrimSpace(line))
+		}
+		if err != nil || len(bytes.TrimSpace(line)) == 0 {
+			break
+		}
+	}
+	io.WriteString(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "+
+		strconv.Itoa(len(refusedBody))+"\r\n\r\n"+refusedBody)
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+	rec := accesslog.Record{
+		Start: start, Duration: time.Since(start), Client: c.RemoteAddr().String(),
+		Status: http.StatusForbidden, Result: "TCP_DENIED", Hierarchy: "HIER_NONE",
+		BytesOut: int64(len(refusedBody)), Error: "client not allowed",
+	}
+	if f := strings.Fields(reqLine); len(f) == 3 {
+		rec.Method, rec.URL, rec.Proto = f[0], f[1], f[2]
+	}
+	l.alog.Log(rec)
+}
