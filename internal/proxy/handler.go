@@ -1,0 +1,490 @@
+// Package proxy is sluice's HTTP handler: it forwards absolute-form
+// requests to origins, tunnels CONNECT, relays WebSocket upgrades, answers
+// requests addressed to the proxy itself with a local page, and turns every
+// failure into a short page with the right status.
+//
+// It does not listen, limit connections or enforce the client ACL (see
+// internal/server), dial or check destinations itself (Options.DialContext
+// and the Transport do, via internal/dial), or cache (a later RoundTripper
+// wrapped around Transport).
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sluice/internal/accesslog"
+	"sluice/internal/tunnel"
+)
+
+// Options configure a Handler. Fields are read once by New.
+type Options struct {
+	// Transport carries forwarded requests to origins. Required.
+	Transport http.RoundTripper
+	// DialContext opens CONNECT tunnels; it enforces destination policy.
+	// Required.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ConnectPorts are the ports CONNECT may reach. Empty means 443 only.
+	ConnectPorts []int
+	// Pseudonym names this proxy in Via (RFC 9110 §7.6.3) and detects
+	// loops. Empty means DefaultPseudonym(ListenAddr).
+	Pseudonym string
+	// ForwardedFor is one of the Forwarded* modes; empty means off.
+	ForwardedFor string
+	// TunnelIdleTimeout closes tunnels, WebSockets and stalled transfers
+	// with no bytes moving for this long. Zero means no limit.
+	TunnelIdleTimeout time.Duration
+	// Tunnels tracks open tunnels for graceful shutdown. Nil means a
+	// private tracker.
+	Tunnels *tunnel.Tracker
+	// AccessLog receives one record per request; nil logs nothing.
+	AccessLog *accesslog.Logger
+	// Logger receives diagnostics; nil means slog.Default().
+	Logger *slog.Logger
+	// ListenAddr is the proxy's own address, to recognise requests
+	// addressed to itself.
+	ListenAddr string
+	// Version is shown on the local status page.
+	Version string
+}
+
+// Handler is the proxy. It is immutable after New and safe for concurrent
+// use.
+type Handler struct {
+	transport    http.RoundTripper
+	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
+	connectPorts []string
+	pseudonym    string
+	via10, via11 string
+	forwarded    string
+	idle         time.Duration
+	tunnels      *tunnel.Tracker
+	alog         *accesslog.Logger
+	log          *slog.Logger
+	listenAddr   string
+	selfPort     string
+	selfHosts    map[string]bool
+	version      string
+	started      time.Time
+
+	requests atomic.Int64
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New builds a Handler from o.
+func New(o Options) *Handler {
+	h := &Handler{
+		transport:  o.Transport,
+		dial:       o.DialContext,
+		pseudonym:  o.Pseudonym,
+		forwarded:  o.ForwardedFor,
+		idle:       o.TunnelIdleTimeout,
+		tunnels:    o.Tunnels,
+		alog:       o.AccessLog,
+		log:        o.Logger,
+		listenAddr: o.ListenAddr,
+		version:    o.Version,
+		started:    time.Now(),
+	}
+	if h.pseudonym == "" {
+		h.pseudonym = DefaultPseudonym(o.ListenAddr)
+	}
+	h.via10 = "1.0 " + h.pseudonym
+	h.via11 = "1.1 " + h.pseudonym
+	if h.tunnels == nil {
+		h.tunnels = new(tunnel.Tracker)
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	ports := o.ConnectPorts
+	if len(ports) == 0 {
+		ports = []int{443}
+	}
+	for _, p := range ports {
+		h.connectPorts = append(h.connectPorts, strconv.Itoa(p))
+	}
+	h.selfHosts, h.selfPort = selfAddresses(o.ListenAddr)
+	return h
+}
+
+// DefaultPseudonym derives a Via pseudonym that is stable for a host and
+// listen address, distinct between instances (so proxies chained to each
+// other do not mistake each other for a loop), and reveals neither.
+func DefaultPseudonym(listen string) string {
+	host, _ := os.Hostname()
+	sum := sha256.Sum256([]byte(host + "|" + listen))
+	return "sluice-" + hex.EncodeToString(sum[:4])
+}
+
+// selfAddresses returns the host names and addresses under which this
+// proxy can be reached, and its port.
+func selfAddresses(listen string) (map[string]bool, string) {
+	hosts := map[string]bool{"localhost": true}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return hosts, ""
+	}
+	if host != "" {
+		hosts[strings.ToLower(host)] = true
+	}
+	ip := net.ParseIP(host)
+	if host == "" || ip == nil || ip.IsUnspecified() || ip.IsLoopback() {
+		hosts["127.0.0.1"], hosts["::1"], hosts["0.0.0.0"], hosts["::"] = true, true, true, true
+		if name, err := os.Hostname(); err == nil {
+			hosts[strings.ToLower(name)] = true
+		}
+	}
+	if host == "" || (ip != nil && ip.IsUnspecified()) {
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok {
+					hosts[n.IP.String()] = true
+				}
+			}
+		}
+	}
+	return hosts, port
+}
+
+// isSelf reports whether host:port names this proxy.
+func (h *Handler) isSelf(hostport, defaultPort string) bool {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, port = hostport, defaultPort
+	}
+	if port != h.selfPort {
+		return false
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	return h.selfHosts[host]
+}
+
+// ServeHTTP dispatches on the request's form: CONNECT, absolute-form
+// (forward), or origin-form (a request for the proxy itself).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.requests.Add(1)
+	rec := accesslog.Record{
+		Start:     time.Now(),
+		Client:    r.RemoteAddr,
+		Method:    r.Method,
+		URL:       r.RequestURI,
+		Proto:     r.Proto,
+		Referer:   first(r.Header, "Referer"),
+		UserAgent: first(r.Header, "User-Agent"),
+	}
+	var abort bool
+	switch {
+	case r.Method == http.MethodConnect:
+		h.connect(w, r, &rec)
+	case r.URL.Scheme == "":
+		rec.Result, rec.Hierarchy = "NONE", "HIER_NONE"
+		rec.Status, rec.BytesOut = h.local(w, r)
+	default:
+		abort = h.forward(w, r, &rec)
+	}
+	rec.Duration = time.Since(rec.Start)
+	h.alog.Log(rec)
+	if abort {
+		// The origin failed mid-body: the client must not mistake what it
+		// got for the whole response, so its connection is aborted.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func first(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// fail answers with a failure page and records it.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, rec *accesslog.Record, f failure, host string) {
+	rec.Status = f.status
+	rec.Error = f.title
+	if rec.Result == "" {
+		rec.Result = "NONE"
+		if f.status == http.StatusForbidden {
+			rec.Result = "TCP_DENIED"
+		}
+	}
+	rec.BytesOut = h.writeError(w, r, f, host)
+}
+
+// forward relays an absolute-form request to its origin and streams the
+// response back. It reports abort when the response was cut short by the
+// origin and the client connection must be aborted.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog.Record) (abort bool) {
+	u := r.URL
+	if u.Scheme != "http" && u.Scheme != "https" {
+		h.fail(w, r, rec, failure{http.StatusNotImplemented, "Unsupported scheme", "sluice forwards http:// and https:// URLs only, not " + u.Scheme + "://."}, u.Host)
+		return
+	}
+	if u.Host == "" {
+		h.fail(w, r, rec, failure{http.StatusBadRequest, "Bad request", "The request URL has no host."}, "")
+		return
+	}
+	if viaLoop(r.Header["Via"], h.pseudonym) {
+		h.fail(w, r, rec, failure{http.StatusLoopDetected, "Loop detected", "This request has already passed through this proxy (" + h.pseudonym + "); forwarding it again would loop."}, u.Host)
+		return
+	}
+	defPort := "80"
+	if u.Scheme == "https" {
+		defPort = "443"
+	}
+	if h.isSelf(u.Host, defPort) {
+		rec.Result, rec.Hierarchy = "NONE", "HIER_NONE"
+		rec.Status, rec.BytesOut = h.local(w, r)
+		return
+	}
+	if maxForwards(r) {
+		rec.Result, rec.Hierarchy = "NONE", "HIER_NONE"
+		rec.Status, rec.BytesOut = h.answerMaxForwards(w, r)
+		return
+	}
+
+	// The outbound request is the inbound one, adjusted in place: the
+	// handler owns r, and copying every header would cost more than the
+	// rest of the request path.
+	var upgrade []string
+	if up := removeHopByHop(r.Header, true); up != "" {
+		upgrade = []string{up}
+	}
+	if upgrade != nil {
+		r.Header["Connection"] = []string{"Upgrade"}
+		r.Header["Upgrade"] = upgrade
+	}
+	addVia(r.Header, h.viaValue(r.ProtoMajor, r.ProtoMinor))
+	if h.forwarded != "" && h.forwarded != ForwardedOff {
+		applyForwarded(r.Header, h.forwarded, r.RemoteAddr)
+	}
+	r.Host = u.Host // the absolute URI wins over Host (RFC 9112 §3.2.2)
+	r.RequestURI = ""
+
+	var tb *trackedBody
+	if r.Body != nil && r.Body != http.NoBody {
+		tb = &trackedBody{rc: r.Body, closed: make(chan struct{})}
+		r.Body = tb
+		defer tb.settle(w)
+		// Net/http's HTTP/1 server otherwise discards an unread request
+		// body once the response starts; a proxy streams both at once.
+		http.NewResponseController(w).EnableFullDuplex()
+	}
+	if r.ProtoAtLeast(1, 1) {
+		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+			Got1xxResponse: func(code int, header textproto.MIMEHeader) error {
+				// 100 Continue reaches the client when the request body
+				// is first read (net/http sends it); relay the others.
+				if code == http.StatusContinue {
+					return nil
+				}
+				dst := w.Header()
+				for k, vv := range header {
+					dst[k] = vv
+				}
+				w.WriteHeader(code)
+				for k := range header {
+					delete(dst, k)
+				}
+				return nil
+			},
+		}))
+	}
+
+	resp, err := h.transport.RoundTrip(r)
+	if tb != nil {
+		rec.BytesIn = tb.n.Load()
+	}
+	if err != nil {
+		f, gone := classify(err, u.Host)
+		if gone {
+			rec.Result, rec.Status, rec.Error = "TCP_MISS_ABORTED", 0, f.title
+			return
+		}
+		rec.Hierarchy = "HIER_DIRECT"
+		h.fail(w, r, rec, f, u.Host)
+		return
+	}
+	defer resp.Body.Close()
+	rec.Result, rec.Hierarchy = "TCP_MISS", "HIER_DIRECT"
+	rec.Upstream = u.Hostname()
+
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		h.relayUpgrade(w, r, resp, rec)
+		return
+	}
+
+	hdr := w.Header()
+	// Trailers the origin announced are announced to the client too, so the
+	// response is sent chunked and has room for them (RFC 9110 §6.5).
+	announced := resp.Header["Trailer"]
+	removeHopByHop(resp.Header, false)
+	addVia(resp.Header, h.viaValue(resp.ProtoMajor, resp.ProtoMinor))
+	for k, vv := range resp.Header {
+		hdr[k] = vv
+	}
+	if len(announced) > 0 && resp.ContentLength < 0 {
+		hdr["Trailer"] = announced
+	}
+	rec.ContentType = first(resp.Header, "Content-Type")
+	rec.Status = resp.StatusCode
+	w.WriteHeader(resp.StatusCode)
+
+	n, err := h.copyBody(w, resp.Body)
+	rec.BytesOut = n
+	if tb != nil {
+		rec.BytesIn = tb.n.Load()
+	}
+	if err != nil {
+		if err == errClientWrite {
+			rec.Result = "TCP_MISS_ABORTED"
+			return
+		}
+		// The origin failed mid-body: the client must not mistake what
+		// it got for the whole response, so abort its connection.
+		rec.Result = "TCP_MISS_ABORTED"
+		rec.Error = "origin failed mid-body"
+		return true
+	}
+	for k, vv := range resp.Trailer {
+		hdr[http.TrailerPrefix+k] = vv
+	}
+	return false
+}
+
+var errClientWrite = &clientWriteError{}
+
+type clientWriteError struct{}
+
+func (*clientWriteError) Error() string { return "writing to client failed" }
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
+
+// copyBody streams body to w. It flushes whenever a read returned less than
+// a full buffer (so a trickling origin, such as server-sent events, reaches
+// the client as it arrives), and bounds each write by the idle timeout so
+// a client that stops reading releases the origin connection.
+func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	flusher, _ := w.(http.Flusher)
+	wd, _ := w.(writeDeadliner)
+	deadlineSet := false
+	defer func() {
+		if deadlineSet {
+			wd.SetWriteDeadline(time.Time{})
+		}
+	}()
+	for first := true; ; first = false {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if !first && wd != nil && h.idle > 0 {
+				wd.SetWriteDeadline(time.Now().Add(h.idle))
+				deadlineSet = true
+			}
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, errClientWrite
+			}
+			if rerr == nil && n < len(buf) && flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+// answerMaxForwards answers a TRACE or OPTIONS whose Max-Forwards reached
+// zero (RFC 9110 §7.6.2).
+func (h *Handler) answerMaxForwards(w http.ResponseWriter, r *http.Request) (int, int64) {
+	hdr := w.Header()
+	hdr["Via"] = []string{h.viaValue(r.ProtoMajor, r.ProtoMinor)}
+	if r.Method == http.MethodOptions {
+		hdr["Allow"] = []string{"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE, CONNECT"}
+		hdr["Content-Length"] = []string{"0"}
+		w.WriteHeader(http.StatusOK)
+		return http.StatusOK, 0
+	}
+	// TRACE: echo the request as received, as message/http (RFC 9110 §9.3.8),
+	// leaving out credentials.
+	var sb strings.Builder
+	sb.WriteString(r.Method + " " + r.RequestURI + " " + r.Proto + "\r\n")
+	sb.WriteString("Host: " + r.Host + "\r\n")
+	for k, vv := range r.Header {
+		switch k {
+		case "Authorization", "Proxy-Authorization", "Cookie":
+			continue
+		}
+		for _, v := range vv {
+			sb.WriteString(k + ": " + v + "\r\n")
+		}
+	}
+	sb.WriteString("\r\n")
+	hdr["Content-Type"] = []string{"message/http"}
+	hdr["Content-Length"] = []string{strconv.Itoa(sb.Len())}
+	w.WriteHeader(http.StatusOK)
+	n, _ := io.WriteString(w, sb.String())
+	return http.StatusOK, int64(n)
+}
+
+// trackedBody wraps a request body handed to the transport: it counts
+// bytes and tells the handler when the transport has closed it, so the
+// handler never returns while another goroutine still reads the body.
+type trackedBody struct {
+	rc     io.ReadCloser
+	n      atomic.Int64 // read by the handler while the transport reads the body
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+func (b *trackedBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
+
+// settle waits until the transport has closed the body. If the body was
+// not read to the end, a read may be blocked on a slow client: a past read
+// deadline wakes it (the connection cannot be reused anyway, with an
+// unread body on it).
+func (b *trackedBody) settle(w http.ResponseWriter) {
+	select {
+	case <-b.closed:
+		return
+	default:
+	}
+	if rd, ok := w.(interface{ SetReadDeadline(time.Time) error }); ok {
+		rd.SetReadDeadline(time.Unix(1, 0))
+	}
+	<-b.closed
+}
