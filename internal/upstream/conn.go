@@ -25,6 +25,10 @@ type conn struct {
 	bw     *bufio.Writer
 	idleAt time.Time
 	reused bool
+	// counted is true when the connection holds a MaxConnsPerHost slot,
+	// given back by close.
+	counted bool
+	closed  bool
 
 	// cancelled is set by the request context's AfterFunc before it moves
 	// the deadline into the past, so that code which sets a fresh deadline
@@ -55,9 +59,17 @@ func newConn(t *Transport, key connKey, nc net.Conn) *conn {
 	return pc
 }
 
-// close closes the connection for good and recycles its buffers.
+// close closes the connection for good, gives back its slot and recycles
+// its buffers. Only the connection's current owner calls it.
 func (pc *conn) close() {
+	if pc.closed {
+		return
+	}
+	pc.closed = true
 	pc.nc.Close()
+	if pc.counted {
+		pc.t.pool.release(pc.key, pc.t.MaxConnsPerHost)
+	}
 	if pc.br != nil {
 		pc.br.Reset(nil)
 		brPool.Put(pc.br)

@@ -43,6 +43,10 @@ type Transport struct {
 	MaxIdlePerHost int
 	// MaxIdle bounds idle connections across all origins. Zero means 4096.
 	MaxIdle int
+	// MaxConnsPerHost bounds connections per origin, idle or in use. A
+	// request beyond it waits for a connection to come free, for at most
+	// ResponseHeaderTimeout. Zero means no limit.
+	MaxConnsPerHost int
 	// IdleConnTimeout closes idle connections older than this. Zero means 90s.
 	IdleConnTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for a response's header after
@@ -210,36 +214,71 @@ func keyFor(req *http.Request) (connKey, error) {
 	return k, nil
 }
 
-// getConn returns an idle connection for key or dials a new one.
+// getConn returns an idle connection for key or dials a new one, waiting
+// for a free slot when the origin is at MaxConnsPerHost.
 func (t *Transport) getConn(ctx context.Context, key connKey) (*conn, error) {
-	if pc := t.pool.get(key, t.idleConnTimeout()); pc != nil {
-		return pc, nil
+	var timeout <-chan time.Time
+	for {
+		pc, wait := t.pool.get(key, t.idleConnTimeout(), t.MaxConnsPerHost)
+		if pc != nil {
+			return pc, nil
+		}
+		if wait == nil {
+			break // a slot is reserved for us: dial
+		}
+		if timeout == nil {
+			d := t.ResponseHeaderTimeout
+			if d <= 0 {
+				d = 24 * time.Hour
+			}
+			timer := time.NewTimer(d)
+			defer timer.Stop()
+			timeout = timer.C
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timeout:
+			return nil, ErrHeaderTimeout
+		}
 	}
+	nc, err := t.dial(ctx, key)
+	if err != nil {
+		t.pool.release(key, t.MaxConnsPerHost)
+		return nil, err
+	}
+	t.pool.start(t)
+	pc := newConn(t, key, nc)
+	pc.counted = t.MaxConnsPerHost > 0
+	return pc, nil
+}
+
+func (t *Transport) dial(ctx context.Context, key connKey) (net.Conn, error) {
 	nc, err := t.DialContext(ctx, "tcp", key.addr)
 	if err != nil {
 		return nil, err
 	}
-	if key.tls {
-		host, _, _ := net.SplitHostPort(key.addr)
-		cfg := t.TLSClientConfig
-		if cfg == nil {
-			cfg = &tls.Config{}
-		} else {
-			cfg = cfg.Clone()
-		}
-		if cfg.ServerName == "" {
-			cfg.ServerName = host
-		}
-		cfg.NextProtos = []string{"http/1.1"}
-		tc := tls.Client(nc, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			return nil, &TLSError{Host: host, Err: err}
-		}
-		nc = tc
+	if !key.tls {
+		return nc, nil
 	}
-	t.pool.start(t)
-	return newConn(t, key, nc), nil
+	host, _, _ := net.SplitHostPort(key.addr)
+	cfg := t.TLSClientConfig
+	if cfg == nil {
+		cfg = &tls.Config{}
+	} else {
+		cfg = cfg.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	cfg.NextProtos = []string{"http/1.1"}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, &TLSError{Host: host, Err: err}
+	}
+	return tc, nil
 }
 
 // TLSError is a failed TLS handshake with an origin.
@@ -252,14 +291,49 @@ func (e *TLSError) Error() string { return fmt.Sprintf("tls handshake with %s: %
 func (e *TLSError) Unwrap() error { return e.Err }
 
 // pool holds idle connections, newest last (LIFO reuse keeps the working
-// set small and lets old connections age out).
+// set small and lets old connections age out), and counts open connections
+// per origin when there is a per-origin limit.
 type pool struct {
 	mu     sync.Mutex
-	idle   map[connKey][]*conn
-	n      int
+	hosts  map[connKey]*hostPool
+	n      int // idle connections, all origins
 	closed bool
 	once   sync.Once
 	stop   chan struct{}
+}
+
+type hostPool struct {
+	idle []*conn
+	open int           // connections counted against MaxConnsPerHost
+	wake chan struct{} // closed when a slot or an idle connection frees up
+}
+
+func (p *pool) host(key connKey) *hostPool {
+	if p.hosts == nil {
+		p.hosts = make(map[connKey]*hostPool)
+	}
+	hp := p.hosts[key]
+	if hp == nil {
+		hp = &hostPool{}
+		p.hosts[key] = hp
+	}
+	return hp
+}
+
+// tidy forgets an origin with nothing idle, open or waiting, so the map
+// does not grow with every host ever visited. Called with p.mu held.
+func (p *pool) tidy(key connKey, hp *hostPool) {
+	if len(hp.idle) == 0 && hp.open == 0 && hp.wake == nil {
+		delete(p.hosts, key)
+	}
+}
+
+// signal wakes requests waiting for this origin. Called with p.mu held.
+func (hp *hostPool) signal() {
+	if hp.wake != nil {
+		close(hp.wake)
+		hp.wake = nil
+	}
 }
 
 func (p *pool) start(t *Transport) {
@@ -285,39 +359,40 @@ func (p *pool) janitor(timeout time.Duration, stop chan struct{}) {
 		var stale []*conn
 		cutoff := time.Now().Add(-timeout)
 		p.mu.Lock()
-		for k, list := range p.idle {
+		for key, hp := range p.hosts {
 			i := 0
-			for i < len(list) && list[i].idleAt.Before(cutoff) {
-				stale = append(stale, list[i])
+			for i < len(hp.idle) && hp.idle[i].idleAt.Before(cutoff) {
+				stale = append(stale, hp.idle[i])
 				i++
 			}
 			if i > 0 {
 				p.n -= i
-				rest := append(list[:0:0], list[i:]...)
-				if len(rest) == 0 {
-					delete(p.idle, k)
-				} else {
-					p.idle[k] = rest
-				}
+				hp.idle = append(hp.idle[:0:0], hp.idle[i:]...)
 			}
+			p.tidy(key, hp)
 		}
 		p.mu.Unlock()
 		for _, pc := range stale {
-			pc.nc.Close()
+			pc.close()
 		}
 	}
 }
 
-func (p *pool) get(key connKey, timeout time.Duration) *conn {
+// get pops a fresh idle connection for key. Without one, it either
+// reserves a slot for a new connection (both results nil) or, when the
+// origin is at maxConns, returns a channel that is closed when it is worth
+// trying again.
+func (p *pool) get(key connKey, timeout time.Duration, maxConns int) (*conn, <-chan struct{}) {
 	cutoff := time.Now().Add(-timeout)
 	var stale []*conn
 	var pc *conn
+	var wait chan struct{}
 	p.mu.Lock()
-	list := p.idle[key]
-	for len(list) > 0 {
-		c := list[len(list)-1]
-		list[len(list)-1] = nil
-		list = list[:len(list)-1]
+	hp := p.host(key)
+	for len(hp.idle) > 0 {
+		c := hp.idle[len(hp.idle)-1]
+		hp.idle[len(hp.idle)-1] = nil
+		hp.idle = hp.idle[:len(hp.idle)-1]
 		p.n--
 		if c.idleAt.Before(cutoff) {
 			stale = append(stale, c)
@@ -326,19 +401,40 @@ func (p *pool) get(key connKey, timeout time.Duration) *conn {
 		pc = c
 		break
 	}
-	if len(list) == 0 {
-		delete(p.idle, key)
-	} else {
-		p.idle[key] = list
+	if pc == nil && maxConns > 0 {
+		// Stale connections still count until closed below.
+		if hp.open-len(stale) < maxConns {
+			hp.open++
+		} else {
+			if hp.wake == nil {
+				hp.wake = make(chan struct{})
+			}
+			wait = hp.wake
+		}
 	}
+	p.tidy(key, hp)
 	p.mu.Unlock()
 	for _, c := range stale {
-		c.nc.Close()
+		c.close()
 	}
 	if pc != nil {
 		pc.reused = true
 	}
-	return pc
+	return pc, wait
+}
+
+// release gives back a slot reserved for a connection that was never made
+// or has been closed.
+func (p *pool) release(key connKey, maxConns int) {
+	if maxConns <= 0 {
+		return
+	}
+	p.mu.Lock()
+	hp := p.host(key)
+	hp.open--
+	hp.signal()
+	p.tidy(key, hp)
+	p.mu.Unlock()
 }
 
 // put offers pc for reuse; it closes pc when the pool is full or closed.
@@ -347,23 +443,25 @@ func (p *pool) put(pc *conn) {
 	perHost := t.maxIdlePerHost()
 	pc.idleAt = time.Now()
 	p.mu.Lock()
-	if p.closed || perHost < 0 || p.n >= t.maxIdle() || len(p.idle[pc.key]) >= perHost {
+	hp := p.host(pc.key)
+	if p.closed || perHost < 0 || p.n >= t.maxIdle() || len(hp.idle) >= perHost {
 		p.mu.Unlock()
-		pc.nc.Close()
+		pc.close()
 		return
 	}
-	if p.idle == nil {
-		p.idle = make(map[connKey][]*conn)
-	}
-	p.idle[pc.key] = append(p.idle[pc.key], pc)
+	hp.idle = append(hp.idle, pc)
 	p.n++
+	hp.signal()
 	p.mu.Unlock()
 }
 
 func (p *pool) closeAll() {
 	p.mu.Lock()
-	idle := p.idle
-	p.idle = nil
+	var idle []*conn
+	for _, hp := range p.hosts {
+		idle = append(idle, hp.idle...)
+		hp.idle = nil
+	}
 	p.n = 0
 	p.closed = true
 	if p.stop != nil {
@@ -371,10 +469,8 @@ func (p *pool) closeAll() {
 		p.stop = nil
 	}
 	p.mu.Unlock()
-	for _, list := range idle {
-		for _, pc := range list {
-			pc.nc.Close()
-		}
+	for _, pc := range idle {
+		pc.close()
 	}
 }
 
