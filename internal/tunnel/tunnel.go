@@ -74,14 +74,24 @@ const chunk = 1 << 20
 
 // copy moves bytes from src to dst until src ends or the tunnel is torn
 // down, then half-closes dst.
+//
+// Idle detection with splice: progress is only visible when a splice call
+// returns, so each direction wakes every idle/2 (its deadline) and records
+// any progress; a direction that wakes with nothing moved closes the
+// tunnel only when nothing has moved either way for a whole idle period.
+// The busy direction's report is then at most idle/2 old, so a quiet
+// direction never outvotes a busy one.
+//
+// Only reads get deadlines. A write deadline that fires in the middle of a
+// splice loses the bytes already moved into the kernel pipe; a write
+// blocked on a peer that does not read is released by abort, when the
+// other direction finds the tunnel idle or ends.
 func (p *pump) copy(dst, src Conn) int64 {
 	var total int64
 	lr := &io.LimitedReader{R: src}
 	for {
 		if p.idle > 0 {
-			deadline := time.Now().Add(p.idle)
-			src.SetReadDeadline(deadline)
-			dst.SetWriteDeadline(deadline)
+			src.SetReadDeadline(time.Now().Add(p.idle / 2))
 		}
 		if p.aborted.Load() {
 			break
@@ -101,9 +111,7 @@ func (p *pump) copy(dst, src Conn) int64 {
 			return total
 		}
 		if isTimeout(err) && p.idle > 0 && !p.aborted.Load() {
-			// Not idle if anything moved, here or the other way, within
-			// the window.
-			if n > 0 || time.Since(time.Unix(0, p.last.Load())) < p.idle {
+			if time.Since(time.Unix(0, p.last.Load())) < p.idle {
 				continue
 			}
 			p.timedOut.Store(true)
