@@ -48,6 +48,7 @@ type Options struct {
 	ForwardedFor      string
 	Pseudonym         string
 	Resolver          dial.Resolver
+	NoAccessLog       bool // benchmarks: like --access-log off
 }
 
 // World is a running proxy with its parts exposed for assertions.
@@ -78,7 +79,9 @@ func New(t testing.TB, o Options) *World {
 	dialer := &dial.Dialer{Policy: dial.NewPolicy(allow), Resolver: o.Resolver, Timeout: o.ConnectTimeout}
 	w := &World{t: t, Addr: ln.Addr().String(), log: &logBuffer{}, served: make(chan error, 1)}
 	w.URL = &url.URL{Scheme: "http", Host: w.Addr}
-	w.alog = accesslog.New(w.log, accesslog.JSON)
+	if !o.NoAccessLog {
+		w.alog = accesslog.New(w.log, accesslog.JSON)
+	}
 	w.Transport = &upstream.Transport{
 		DialContext:           dialer.DialContext,
 		ResponseHeaderTimeout: or(o.UpstreamTimeout, 30*time.Second),

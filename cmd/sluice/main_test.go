@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"sluice/internal/config"
+)
+
+func TestFlagsOverrideDefaults(t *testing.T) {
+	cases := []struct {
+		name  string
+		args  []string
+		check func(c *config.Config) string
+	}{
+		{"port alone", []string{"9876"}, func(c *config.Config) string { return c.Listen }},
+		{"port after flags", []string{"--access-log", "off", "9876"}, func(c *config.Config) string { return c.Listen + " " + c.AccessLog }},
+		{"flags after port", []string{"9876", "--log-format", "json"}, func(c *config.Config) string { return c.Listen + " " + c.LogFormat }},
+		{"listen", []string{"--listen", "127.0.0.1:5555"}, func(c *config.Config) string { return c.Listen }},
+		{"repeatable", []string{"--allow-client", "10.0.0.0/8", "--allow-client", "192.168.1.7"}, func(c *config.Config) string { return fmt.Sprint(c.AllowClients) }},
+		{"connect ports", []string{"--connect-ports", "443, 8443"}, func(c *config.Config) string { return fmt.Sprint(c.ConnectPorts) }},
+		{"durations", []string{"--upstream-timeout", "5s", "--idle-timeout", "1m"}, func(c *config.Config) string {
+			return c.UpstreamTimeout.D().String() + " " + c.IdleTimeout.D().String()
+		}},
+		{"defaults", nil, func(c *config.Config) string {
+			return fmt.Sprint(c.Listen, c.AllowClients, c.ConnectPorts, c.AccessLog, c.LogFormat, c.UpstreamTimeout.D())
+		}},
+	}
+	want := map[string]string{
+		"port alone":       "127.0.0.1:9876",
+		"port after flags": "127.0.0.1:9876 off",
+		"flags after port": "127.0.0.1:9876 json",
+		"listen":           "127.0.0.1:5555",
+		"repeatable":       "[10.0.0.0/8 192.168.1.7/32]",
+		"connect ports":    "[443 8443]",
+		"durations":        "5s 1m0s",
+		"defaults":         "127.0.0.1:3128[127.0.0.0/8 ::1/128] [443]-squid30s",
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFlags()
+			if err := f.parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			cfg := config.Default()
+			if err := f.apply(&cfg); err != nil {
+				t.Fatal(err)
+			}
+			if got := tc.check(&cfg); got != want[tc.name] {
+				t.Fatalf("got %q, want %q", got, want[tc.name])
+			}
+		})
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"notaport"}, {"70000"}, {"8080", "9090"}, {"--bogus"}, {"--listen"},
+		{"--allow-client", "not-a-cidr"}, {"--connect-ports", "0"}, {"--log-format", "xml"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+		if msg := stderr.String(); !strings.HasPrefix(msg, "sluice: ") || strings.Count(msg, "\n") > 3 {
+			t.Errorf("%q: want a short error, got %q", args, msg)
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"--help"}, &out, io.Discard); code != 0 {
+		t.Fatalf("--help exit %d", code)
+	}
+	for _, flag := range []string{"--listen ADDR", "--config FILE", "--allow-client CIDR", "--allow-dest CIDR", "--connect-ports LIST",
+		"--access-log PATH", "--log-format FORMAT", "--upstream-timeout DUR", "--idle-timeout DUR", "--version", "config check FILE"} {
+		if !strings.Contains(out.String(), flag) {
+			t.Errorf("--help does not mention %q", flag)
+		}
+	}
+	out.Reset()
+	if code := run([]string{"--version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "sluice ") {
+		t.Fatalf("--version: exit %d, %q", code, out.String())
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("listen: 127.0.0.1:3129\nconnect_ports: [443, 8443]\n"), 0o644)
+	os.WriteFile(bad, []byte("listen: 127.0.0.1:3129\nconect_ports: [443]\nupstream_timeout: soon\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := run([]string{"config", "check", good}, &out, &errb); code != 0 {
+		t.Fatalf("good config: exit %d: %s", code, errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"config", "check", bad}, &out, &errb); code != 1 {
+		t.Fatalf("bad config: exit %d, want 1", code)
+	}
+	for _, want := range []string{"bad.yaml:2:", "connect_ports", "bad.yaml:3:", "upstream_timeout"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("config check output %q lacks %q", errb.String(), want)
+		}
+	}
+}
+
+// TestBinary builds sluice, runs it the way the README says (a bare PORT),
+// proxies a request through it, and stops it with SIGTERM while a slow
+// request is in flight: the request completes and the exit status is 0.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "sluice")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	release := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		io.WriteString(w, "hello from origin")
+	}))
+	defer origin.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+
+	cmd := exec.Command(bin, port, "--allow-dest", "127.0.0.0/8")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	proxyURL, _ := url.Parse("http://127.0.0.1:" + port)
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 10 * time.Second}
+	var resp *http.Response
+	var err error
+	for i := 0; i < 100; i++ { // wait for the listener
+		if resp, err = client.Get(origin.URL + "/"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("proxy never answered: %v\n%s", err, stderr.String())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "hello from origin" {
+		t.Fatalf("got %q through the proxy", body)
+	}
+	select {
+	case line := <-lines:
+		if !strings.Contains(line, "TCP_MISS/200") || !strings.Contains(line, origin.URL+"/") {
+			t.Errorf("access log line %q, want a Squid-format TCP_MISS/200 line for the URL", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no access log line on stdout")
+	}
+
+	slow := make(chan string, 1)
+	go func() {
+		r, err := client.Get(origin.URL + "/slow")
+		if err != nil {
+			slow <- "error: " + err.Error()
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		slow <- string(b)
+	}()
+	time.Sleep(200 * time.Millisecond) // let the slow request reach the origin
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	if got := <-slow; got != "hello from origin" {
+		t.Errorf("in-flight request during shutdown: got %q", got)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("sluice did not exit after SIGTERM")
+	}
+}
