@@ -346,6 +346,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 	w.WriteHeader(resp.StatusCode)
 
 	n, err := h.copyBody(w, resp.Body)
+	if err != nil && err != errClientWrite && r.Context().Err() != nil {
+		err = errClientWrite // the client left; the origin did nothing wrong
+	}
 	rec.BytesOut = n
 	if tb != nil {
 		rec.BytesIn = tb.n.Load()
@@ -377,16 +380,18 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 
 type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
 
+// splicer is implemented by upstream response bodies that can hand their
+// bytes to a destination without copying them through user space.
+type splicer interface {
+	SpliceTo(dst io.ReaderFrom, before func()) (n int64, ok bool, err error)
+}
+
 // copyBody streams body to w. It flushes whenever a read returned less than
 // a full buffer (so a trickling origin, such as server-sent events, reaches
 // the client as it arrives), and bounds each write by the idle timeout so
-// a client that stops reading releases the origin connection.
+// a client that stops reading releases the origin connection. Large
+// Content-Length bodies from plain TCP origins are spliced.
 func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	var total int64
-	flusher, _ := w.(http.Flusher)
 	wd, _ := w.(writeDeadliner)
 	deadlineSet := false
 	defer func() {
@@ -394,6 +399,25 @@ func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader) (int64, error)
 			wd.SetWriteDeadline(time.Time{})
 		}
 	}()
+	if sp, ok := body.(splicer); ok {
+		if rf, ok := w.(io.ReaderFrom); ok {
+			var refresh func()
+			if wd != nil && h.idle > 0 {
+				refresh = func() {
+					wd.SetWriteDeadline(time.Now().Add(h.idle))
+					deadlineSet = true
+				}
+			}
+			if n, ok, err := sp.SpliceTo(rf, refresh); ok {
+				return n, err
+			}
+		}
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	flusher, _ := w.(http.Flusher)
 	for first := true; ; first = false {
 		n, rerr := body.Read(buf)
 		if n > 0 {

@@ -469,6 +469,72 @@ func (b *body) fail(err error) error {
 	return err
 }
 
+// SpliceTo copies the rest of a Content-Length body from a plain TCP
+// connection to dst with dst.ReadFrom, which lets the kernel splice the
+// bytes when dst is a TCP connection (net/http's ResponseWriter passes
+// ReadFrom through to it). before, if not nil, runs ahead of each chunk (to
+// refresh the destination's write deadline). It reports ok=false, having
+// copied nothing, when the body cannot be spliced; the caller then reads it
+// the ordinary way.
+func (b *body) SpliceTo(dst io.ReaderFrom, before func()) (n int64, ok bool, err error) {
+	pc := b.ex.pc
+	tc, isTCP := pc.nc.(*net.TCPConn)
+	if b.err != nil || b.mode != modeLength || !isTCP || b.remain < spliceMin {
+		return 0, false, nil
+	}
+	// What the header read already buffered goes first.
+	if k := pc.br.Buffered(); k > 0 {
+		if int64(k) > b.remain {
+			k = int(b.remain)
+		}
+		buf, _ := pc.br.Peek(k)
+		m, err := dst.(io.Writer).Write(buf)
+		pc.br.Discard(m)
+		n += int64(m)
+		b.remain -= int64(m)
+		if err != nil {
+			return n, true, b.fail(err)
+		}
+	}
+	idle := pc.t.ReadIdleTimeout
+	lr := &io.LimitedReader{R: tc}
+	for b.remain > 0 {
+		if before != nil {
+			before()
+		}
+		if idle > 0 {
+			tc.SetReadDeadline(time.Now().Add(idle))
+			if pc.cancelled.Load() {
+				return n, true, b.fail(b.ex.req.Context().Err())
+			}
+		}
+		lr.N = min(b.remain, spliceChunk)
+		m, err := dst.ReadFrom(lr)
+		n += m
+		b.remain -= m
+		if err == nil && m == 0 && b.remain > 0 {
+			err = io.ErrUnexpectedEOF // the origin closed early
+		}
+		if err != nil {
+			var ne net.Error
+			if m > 0 && errors.As(err, &ne) && ne.Timeout() && !pc.cancelled.Load() {
+				continue // a read deadline with progress: slow, not idle
+			}
+			return n, true, b.fail(err)
+		}
+	}
+	b.err = io.EOF
+	b.ex.finish(b.resp.Close)
+	return n, true, nil
+}
+
+const (
+	// spliceMin is the smallest body worth the set-up of a splice.
+	spliceMin = 64 << 10
+	// spliceChunk bounds one splice so deadlines are refreshed.
+	spliceChunk = 4 << 20
+)
+
 // Close releases the body; before EOF it closes the connection, since the
 // rest of the response would have to be read to reuse it.
 func (b *body) Close() error {
