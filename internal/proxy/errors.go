@@ -26,6 +26,12 @@ func classify(err error, host string) (f failure, clientGone bool) {
 	if errors.Is(err, context.Canceled) {
 		return failure{status: 0, title: "client went away"}, true
 	}
+	var berr *upstream.RequestBodyError
+	if errors.As(err, &berr) {
+		// The client's body broke off or was malformed: its fault, not
+		// the origin's. If it is still there, it hears why.
+		return failure{400, "Bad request body", "The request body could not be read completely; nothing more was sent to " + host + "."}, false
+	}
 	var denied *dial.DeniedError
 	if errors.As(err, &denied) {
 		return failure{403, "Destination denied", denied.Error()}, false

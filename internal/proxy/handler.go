@@ -28,6 +28,7 @@ import (
 
 	"sluice/internal/accesslog"
 	"sluice/internal/tunnel"
+	"sluice/internal/upstream"
 )
 
 // Options configure a Handler. Fields are read once by New.
@@ -383,7 +384,7 @@ type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
 // splicer is implemented by upstream response bodies that can hand their
 // bytes to a destination without copying them through user space.
 type splicer interface {
-	SpliceTo(dst io.ReaderFrom, before func()) (n int64, ok bool, err error)
+	SpliceTo(dst upstream.WriterReaderFrom, before func()) (n int64, ok bool, err error)
 }
 
 // copyBody streams body to w. It flushes whenever a read returned less than
@@ -400,7 +401,7 @@ func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader) (int64, error)
 		}
 	}()
 	if sp, ok := body.(splicer); ok {
-		if rf, ok := w.(io.ReaderFrom); ok {
+		if rf, ok := w.(upstream.WriterReaderFrom); ok {
 			var refresh func()
 			if wd != nil && h.idle > 0 {
 				refresh = func() {

@@ -96,6 +96,8 @@ type exchange struct {
 	// buffered so the writer never blocks on it. nil when there is no
 	// request body.
 	writeDone chan error
+	// writeErr is the body writer's error once settled.
+	writeErr error
 	// continueCh tells a writer waiting on "Expect: 100-continue" whether
 	// to send the body (true) or give up (false). Buffered, sent at most once.
 	continueCh chan bool
@@ -134,6 +136,11 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace) (*htt
 
 	if d := pc.t.ResponseHeaderTimeout; d > 0 {
 		pc.nc.SetReadDeadline(time.Now().Add(d))
+		if pc.cancelled.Load() {
+			// The context watcher fired before this overwrote its
+			// deadline; put it back.
+			pc.nc.SetReadDeadline(aLongTimeAgo)
+		}
 	}
 	resp, err := ex.readResponse(trace)
 	if err != nil {
@@ -165,6 +172,9 @@ func (ex *exchange) fail(err error, writing bool) error {
 			return cerr
 		}
 	}
+	if ex.writeErr != nil && ex.writeErr != errBodyNotSent {
+		return ex.writeErr
+	}
 	var ne net.Error
 	if !writing && errors.As(err, &ne) && ne.Timeout() {
 		return ErrHeaderTimeout
@@ -190,19 +200,34 @@ const (
 // wait for). It reports whether the caller still owns the connection's
 // buffers; reusable reports whether the body was written completely.
 func (ex *exchange) settleWriter() (owned bool) {
-	owned, _ = ex.settle()
+	owned, _ = ex.settle(false)
 	return owned
 }
 
-func (ex *exchange) settle() (owned, reusable bool) {
+// writerGrace is how long a finished response waits for the body writer to
+// report before the connection is given up (the writer has usually just
+// flushed the last bytes; closing would waste a good connection).
+const writerGrace = 50 * time.Millisecond
+
+func (ex *exchange) settle(wait bool) (owned, reusable bool) {
 	if ex.writeDone == nil {
-		return true, true
+		return true, ex.writeErr == nil
 	}
 	select {
 	case err := <-ex.writeDone:
-		ex.writeDone = nil
+		ex.writeDone, ex.writeErr = nil, err
 		return true, err == nil
 	default:
+	}
+	if wait {
+		timer := time.NewTimer(writerGrace)
+		select {
+		case err := <-ex.writeDone:
+			timer.Stop()
+			ex.writeDone, ex.writeErr = nil, err
+			return true, err == nil
+		case <-timer.C:
+		}
 	}
 	if ex.writer.CompareAndSwap(writerRunning, writerAbandoned) {
 		ex.writeDone = nil
@@ -214,7 +239,7 @@ func (ex *exchange) settle() (owned, reusable bool) {
 		return false, false
 	}
 	err := <-ex.writeDone
-	ex.writeDone = nil
+	ex.writeDone, ex.writeErr = nil, err
 	return true, err == nil
 }
 
@@ -239,6 +264,11 @@ func (ex *exchange) writeBody(continueCh <-chan bool) {
 		return writeBody(pc.bw, req)
 	}()
 	req.Body.Close()
+	if err != nil && err != errBodyNotSent {
+		// The origin would wait for the rest of a body that will not
+		// come: wake the reader now rather than at a timeout.
+		pc.nc.SetDeadline(aLongTimeAgo)
+	}
 	if ex.writer.CompareAndSwap(writerRunning, writerDone) {
 		ex.writeDone <- err
 		return
@@ -329,6 +359,9 @@ func (ex *exchange) setBody(resp *http.Response) error {
 		resp.TransferEncoding = chunkedTE
 		resp.ContentLength = -1
 		b.mode = modeChunked
+		if resp.ProtoMinor == 0 {
+			resp.Close = true // RFC 9112 §6.1: chunked from HTTP/1.0 is faulty framing
+		}
 	} else if cls := resp.Header["Content-Length"]; len(cls) > 0 {
 		cl, err := contentLength(cls)
 		if err != nil {
@@ -357,8 +390,12 @@ var chunkedTE = []string{"chunked"}
 // returns the connection to the pool if it is still usable.
 func (ex *exchange) finish(mustClose bool) {
 	pc := ex.pc
-	ex.stopWatch()
-	owned, reusable := ex.settle()
+	if !ex.stopWatch() {
+		// The context watcher ran (or is running) and may set a past
+		// deadline at any moment: the connection cannot be pooled.
+		mustClose = true
+	}
+	owned, reusable := ex.settle(!mustClose)
 	if !owned {
 		return
 	}

@@ -19,6 +19,9 @@ import (
 // request's fields, never copied from req.Header.
 func writeHead(bw *bufio.Writer, req *http.Request, hasBody bool) error {
 	u := req.URL
+	if _, ok := checkName(req.Method); !ok || req.Method == "" {
+		return fmt.Errorf("invalid method %q", req.Method)
+	}
 	bw.WriteString(req.Method)
 	bw.WriteByte(' ')
 	path := u.EscapedPath()
@@ -54,6 +57,9 @@ func writeHead(bw *bufio.Writer, req *http.Request, hasBody bool) error {
 		case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
 			continue
 		}
+		if _, ok := checkName(k); !ok || k == "" {
+			return fmt.Errorf("invalid header name %q", k)
+		}
 		for _, v := range vv {
 			if !validValue(v) {
 				return fmt.Errorf("invalid value for header %s", k)
@@ -76,6 +82,9 @@ func writeHead(bw *bufio.Writer, req *http.Request, hasBody bool) error {
 			bw.WriteString("Trailer: ")
 			first := true
 			for k := range req.Trailer {
+				if _, ok := checkName(k); !ok || k == "" {
+					return fmt.Errorf("invalid trailer name %q", k)
+				}
 				if !first {
 					bw.WriteString(", ")
 				}
@@ -105,6 +114,13 @@ func validValue(v string) bool {
 	}
 	return true
 }
+
+// RequestBodyError is a failure to read the request body from its source
+// (for a proxy: the client), as opposed to a failure of the origin.
+type RequestBodyError struct{ Err error }
+
+func (e *RequestBodyError) Error() string { return "reading request body: " + e.Err.Error() }
+func (e *RequestBodyError) Unwrap() error { return e.Err }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
@@ -141,12 +157,12 @@ func writeBody(bw *bufio.Writer, req *http.Request) error {
 			break
 		}
 		if rerr != nil {
-			return fmt.Errorf("reading request body: %w", rerr)
+			return &RequestBodyError{Err: rerr}
 		}
 	}
 	if !chunked {
 		if written != req.ContentLength {
-			return errors.New("request body shorter than its Content-Length")
+			return &RequestBodyError{Err: io.ErrUnexpectedEOF}
 		}
 		return nil
 	}
@@ -476,7 +492,7 @@ func (b *body) fail(err error) error {
 // refresh the destination's write deadline). It reports ok=false, having
 // copied nothing, when the body cannot be spliced; the caller then reads it
 // the ordinary way.
-func (b *body) SpliceTo(dst io.ReaderFrom, before func()) (n int64, ok bool, err error) {
+func (b *body) SpliceTo(dst WriterReaderFrom, before func()) (n int64, ok bool, err error) {
 	pc := b.ex.pc
 	tc, isTCP := pc.nc.(*net.TCPConn)
 	if b.err != nil || b.mode != modeLength || !isTCP || b.remain < spliceMin {
@@ -488,7 +504,7 @@ func (b *body) SpliceTo(dst io.ReaderFrom, before func()) (n int64, ok bool, err
 			k = int(b.remain)
 		}
 		buf, _ := pc.br.Peek(k)
-		m, err := dst.(io.Writer).Write(buf)
+		m, err := dst.Write(buf)
 		pc.br.Discard(m)
 		n += int64(m)
 		b.remain -= int64(m)
@@ -526,6 +542,12 @@ func (b *body) SpliceTo(dst io.ReaderFrom, before func()) (n int64, ok bool, err
 	b.err = io.EOF
 	b.ex.finish(b.resp.Close)
 	return n, true, nil
+}
+
+// WriterReaderFrom is a splice destination: net/http's ResponseWriter.
+type WriterReaderFrom interface {
+	io.Writer
+	io.ReaderFrom
 }
 
 const (

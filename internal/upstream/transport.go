@@ -167,10 +167,15 @@ func closeBody(req *http.Request) {
 }
 
 // canRetry reports whether req may be sent again after err on a reused
-// connection: the request has no body, and the connection failed before
-// any response byte arrived.
+// connection: the method is idempotent (RFC 9110 §9.2.2), the request has
+// no body, and the connection failed before any response byte arrived.
 func canRetry(req *http.Request, err error) bool {
 	if req.Body != nil && req.Body != http.NoBody {
+		return false
+	}
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+	default:
 		return false
 	}
 	var ne *nothingReadError
@@ -339,8 +344,11 @@ func (hp *hostPool) signal() {
 func (p *pool) start(t *Transport) {
 	p.once.Do(func() {
 		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.closed {
+			return
+		}
 		p.stop = make(chan struct{})
-		p.mu.Unlock()
 		go p.janitor(t.idleConnTimeout(), p.stop)
 	})
 }
@@ -348,7 +356,7 @@ func (p *pool) start(t *Transport) {
 // janitor closes connections that sat idle longer than timeout. It exits
 // when the pool is closed.
 func (p *pool) janitor(timeout time.Duration, stop chan struct{}) {
-	tick := time.NewTicker(timeout / 2)
+	tick := time.NewTicker(max(timeout/2, time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
