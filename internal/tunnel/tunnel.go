@@ -51,8 +51,20 @@ func Pump(client, server Conn, idle time.Duration) Result {
 		res.Up = p.copy(server, client)
 		done <- struct{}{}
 	}()
+	stopWatch := make(chan struct{})
+	watched := make(chan struct{})
+	if idle > 0 {
+		go func() {
+			defer close(watched)
+			p.watch(client, server, stopWatch)
+		}()
+	} else {
+		close(watched)
+	}
 	res.Down = p.copy(client, server)
 	<-done
+	close(stopWatch)
+	<-watched
 	client.Close()
 	server.Close()
 	res.Idle = p.timedOut.Load()
@@ -68,6 +80,26 @@ type pump struct {
 
 func (p *pump) touch() { p.last.Store(time.Now().UnixNano()) }
 
+// watch tears the tunnel down when nothing has moved for the idle period,
+// also when both directions are blocked writing to peers that do not read
+// (then neither copy wakes to look). It exits when stop is closed.
+func (p *pump) watch(a, b Conn, stop <-chan struct{}) {
+	tick := time.NewTicker(max(p.idle/4, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		if time.Since(time.Unix(0, p.last.Load())) >= p.idle {
+			p.timedOut.Store(true)
+			p.abort(a, b)
+			return
+		}
+	}
+}
+
 // chunk bounds one splice or copy so activity is recorded at least this
 // often on a busy tunnel.
 const chunk = 1 << 20
@@ -76,11 +108,10 @@ const chunk = 1 << 20
 // down, then half-closes dst.
 //
 // Idle detection with splice: progress is only visible when a splice call
-// returns, so each direction wakes every idle/2 (its deadline) and records
-// any progress; a direction that wakes with nothing moved closes the
-// tunnel only when nothing has moved either way for a whole idle period.
-// The busy direction's report is then at most idle/2 old, so a quiet
-// direction never outvotes a busy one.
+// returns, so each direction wakes every idle/2 (its read deadline) to
+// record progress, and the watchdog closes the tunnel once nothing has
+// moved either way for a whole idle period. A busy direction's report is
+// at most idle/2 old, so a quiet direction never outvotes a busy one.
 //
 // Only reads get deadlines. A write deadline that fires in the middle of a
 // splice loses the bytes already moved into the kernel pipe; a write
@@ -111,10 +142,7 @@ func (p *pump) copy(dst, src Conn) int64 {
 			return total
 		}
 		if isTimeout(err) && p.idle > 0 && !p.aborted.Load() {
-			if time.Since(time.Unix(0, p.last.Load())) < p.idle {
-				continue
-			}
-			p.timedOut.Store(true)
+			continue // the watchdog decides when the tunnel is idle
 		}
 		break
 	}
@@ -229,6 +257,19 @@ func (t *Tracker) Wait(deadline <-chan struct{}) bool {
 	for _, e := range left {
 		e.a.Close()
 		e.b.Close()
+	}
+	// Give the tunnels' owners a moment to notice and finish (and log).
+	t.mu.Lock()
+	if len(t.open) > 0 && t.zero == nil {
+		t.zero = make(chan struct{})
+	}
+	zero = t.zero
+	t.mu.Unlock()
+	if zero != nil {
+		select {
+		case <-zero:
+		case <-time.After(time.Second):
+		}
 	}
 	return false
 }
