@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,30 @@ func connectNoAccept(t *testing.T, ln *net.TCPListener) {
 // lines (each ending in CRLF).
 func connectHead(target, extra string) string {
 	return "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n" + extra + "\r\n"
+}
+
+// connectAsk sends raw on a new connection and returns the response's
+// status and body, all within connectWait. A 2xx to CONNECT has no body
+// (the connection is a tunnel then), so none is read for it.
+func connectAsk(t *testing.T, w *proxytest.World, raw, method string) (int, string) {
+	t.Helper()
+	c := w.Dial()
+	c.SetDeadline(time.Now().Add(connectWait))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("reading response: %v", err)
+	}
+	if method == http.MethodConnect && resp.StatusCode/100 == 2 {
+		return resp.StatusCode, ""
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading %d response body: %v", resp.StatusCode, err)
+	}
+	return resp.StatusCode, string(body)
 }
 
 // connectOpen sends CONNECT for target on a new connection and requires a
@@ -211,12 +236,11 @@ func TestConnectPortNotAllowed(t *testing.T) {
 	// Default ConnectPorts: 443 only.
 	w := proxytest.New(t, proxytest.Options{})
 	target := "127.0.0.1:" + strconv.Itoa(port)
-	resp := w.Raw(connectHead(target, ""), http.MethodConnect)
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("got status %q, want 403", resp.Status)
+	status, body := connectAsk(t, w, connectHead(target, ""), http.MethodConnect)
+	if status != http.StatusForbidden {
+		t.Errorf("got status %d, want 403", status)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	if want := "port " + strconv.Itoa(port); !strings.Contains(string(body), want) {
+	if want := "port " + strconv.Itoa(port); !strings.Contains(body, want) {
 		t.Errorf("got body %q, want it to name %q", body, want)
 	}
 	connectNoAccept(t, ln)
@@ -224,12 +248,15 @@ func TestConnectPortNotAllowed(t *testing.T) {
 
 func TestConnectDialFailure(t *testing.T) {
 	t.Parallel()
+	// The listener holds port on 127.0.0.1 only, so a connection to the
+	// same port on 127.0.0.2 is refused, and no other test can take the
+	// port meanwhile (as it could after closing a listener).
 	ln, port := connectListen(t)
-	ln.Close() // nothing listens on port now: connection refused
 	w := proxytest.New(t, proxytest.Options{ConnectPorts: []int{port}})
-	target := "127.0.0.1:" + strconv.Itoa(port)
+	target := "127.0.0.2:" + strconv.Itoa(port)
 
 	c := w.Dial()
+	c.SetDeadline(time.Now().Add(connectWait))
 	if _, err := io.WriteString(c, connectHead(target, "")); err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +276,7 @@ func TestConnectDialFailure(t *testing.T) {
 	if !strings.Contains(string(body), target) {
 		t.Errorf("got body %q, want it to name %q", body, target)
 	}
+	connectNoAccept(t, ln)
 }
 
 func TestConnectOKOnlyAfterDial(t *testing.T) {
@@ -359,9 +387,11 @@ func TestConnectIdleTunnelClosed(t *testing.T) {
 }
 
 // TestConnectTricklingTunnelSurvives: the idle timeout is an idle
-// deadline, not a total one. Bytes every 100ms keep a tunnel with a
-// 300ms idle timeout open for a second, whichever way they flow: a
-// download's client is silent for as long as the download runs.
+// deadline, not a total one. Bytes every 100ms keep a tunnel with a 1s
+// idle timeout open for twice that, whichever way they flow: a
+// download's client is silent for as long as the download runs. (The
+// timeout is long next to the 100ms gaps so that a slow test machine
+// cannot make the tunnel really idle.)
 func TestConnectTricklingTunnelSurvives(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -375,11 +405,11 @@ func TestConnectTricklingTunnelSurvives(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ln, port := connectListen(t)
-			w := proxytest.New(t, proxytest.Options{ConnectPorts: []int{port}, TunnelIdleTimeout: 300 * time.Millisecond})
+			w := proxytest.New(t, proxytest.Options{ConnectPorts: []int{port}, TunnelIdleTimeout: time.Second})
 			c, br := connectOpen(t, w, "127.0.0.1:"+strconv.Itoa(port))
 			oc := connectAccept(t, ln)
 
-			const ticks = 10
+			const ticks = 20
 			upGot, downGot := make(chan error, 1), make(chan error, 1)
 			if tc.up {
 				go func() { _, err := io.ReadFull(oc, make([]byte, ticks)); upGot <- err }()
@@ -423,6 +453,99 @@ func TestConnectTricklingTunnelSurvives(t *testing.T) {
 	}
 }
 
+// TestConnectSlowReaderLosesNothing: an origin that stops reading for
+// twice the idle timeout, while it keeps sending, neither gets its tunnel
+// closed (bytes are moving) nor loses any of the bytes that queued up for
+// it meanwhile.
+func TestConnectSlowReaderLosesNothing(t *testing.T) {
+	t.Parallel()
+	// More than loopback socket buffers hold, so the proxy's writes to
+	// the origin block while it does not read.
+	sent := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!"), 16<<20/63)
+	ln, port := connectListen(t)
+	w := proxytest.New(t, proxytest.Options{ConnectPorts: []int{port}, TunnelIdleTimeout: time.Second})
+	c, br := connectOpen(t, w, "127.0.0.1:"+strconv.Itoa(port))
+	oc := connectAccept(t, ln)
+
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(sent)
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		wrote <- err
+	}()
+	const ticks = 20
+	trickled := make(chan error, 1)
+	go func() { _, err := io.ReadFull(br, make([]byte, ticks)); trickled <- err }()
+	for range ticks {
+		if _, err := io.WriteString(oc, "d"); err != nil {
+			t.Fatalf("origin write: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := <-trickled; err != nil {
+		t.Fatalf("client reading the trickle: %v", err)
+	}
+
+	// Moving the bytes takes a moment on a slow machine; the generous
+	// bound only turns a hang into a failure.
+	oc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	got := make([]byte, len(sent)+1)
+	n, err := io.ReadFull(oc, got)
+	got = got[:n]
+	if err != io.ErrUnexpectedEOF {
+		t.Errorf("origin read: got %v after %d bytes, want EOF after %d", err, n, len(sent))
+	}
+	if err := <-wrote; err != nil {
+		t.Errorf("client write: %v", err)
+	}
+	if !bytes.Equal(got, sent) {
+		i := 0
+		for i < len(got) && got[i] == sent[i] {
+			i++
+		}
+		t.Fatalf("origin got %d bytes, want %d; they differ from byte %d on", len(got), len(sent), i)
+	}
+}
+
+// TestConnectIdleWhenNeitherEndReads: when both ends stop reading, every
+// byte in flight is stuck and nothing moves, so the idle timeout closes
+// the tunnel even though both directions have writes pending.
+func TestConnectIdleWhenNeitherEndReads(t *testing.T) {
+	t.Parallel()
+	ln, port := connectListen(t)
+	w := proxytest.New(t, proxytest.Options{ConnectPorts: []int{port}, TunnelIdleTimeout: 300 * time.Millisecond})
+	c, _ := connectOpen(t, w, "127.0.0.1:"+strconv.Itoa(port))
+	oc := connectAccept(t, ln)
+
+	// Each end writes until something gives: with nobody reading, the
+	// buffers on the way fill and the writes block, until the proxy
+	// closes the tunnel (the write fails) or the test's deadline passes.
+	chunk := make([]byte, 1<<20)
+	type result struct {
+		who string
+		err error
+	}
+	results := make(chan result, 2)
+	for who, end := range map[string]net.Conn{"client": c, "origin": oc} {
+		end.SetWriteDeadline(time.Now().Add(connectWait))
+		go func() {
+			for {
+				if _, err := end.Write(chunk); err != nil {
+					results <- result{who, err}
+					return
+				}
+			}
+		}()
+	}
+	for range 2 {
+		if r := <-results; errors.Is(r.err, os.ErrDeadlineExceeded) {
+			t.Errorf("%s: write still blocked after %v; want the proxy to close the idle tunnel", r.who, connectWait)
+		}
+	}
+}
+
 func TestConnectTunnelsTracked(t *testing.T) {
 	t.Parallel()
 	ln, port := connectListen(t)
@@ -459,14 +582,9 @@ func TestConnectViaLoop(t *testing.T) {
 			ln, port := connectListen(t)
 			w := proxytest.New(t, proxytest.Options{ConnectPorts: []int{port}, Pseudonym: pseudonym})
 			target := "127.0.0.1:" + strconv.Itoa(port)
-			c := w.Dial()
-			io.WriteString(c, connectHead(target, "Via: "+tc.via+"\r\n"))
-			resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodConnect})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != tc.want {
-				t.Fatalf("got status %q, want %d", resp.Status, tc.want)
+			status, body := connectAsk(t, w, connectHead(target, "Via: "+tc.via+"\r\n"), http.MethodConnect)
+			if status != tc.want {
+				t.Fatalf("got status %d, want %d (body %q)", status, tc.want, body)
 			}
 			if tc.want == http.StatusOK {
 				connectAccept(t, ln)
