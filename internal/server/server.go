@@ -51,7 +51,7 @@ type Options struct {
 
 // Server is a listening proxy server.
 type Server struct {
-	srv     *http.Server
+	eng     *engine
 	ln      net.Listener
 	tunnels *tunnel.Tracker
 	log     *slog.Logger
@@ -86,15 +86,18 @@ func New(ln net.Listener, o Options) *Server {
 		allow = DefaultAllowClients()
 	}
 	s.ln = &aclListener{Listener: ln, allow: allow, alog: o.AccessLog, sem: make(chan struct{}, 256)}
-	s.srv = &http.Server{
-		Handler:           o.Handler,
-		ReadHeaderTimeout: o.HeaderTimeout,
-		IdleTimeout:       o.IdleTimeout,
-		MaxHeaderBytes:    headerLimit(o.MaxHeaderBytes),
-		// OPTIONS * belongs to the proxy's own handler, not net/http's.
-		DisableGeneralOptionsHandler: true,
-		ErrorLog:                     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		ConnState: func(_ net.Conn, st http.ConnState) {
+	maxHeader := o.MaxHeaderBytes
+	if maxHeader <= 0 {
+		maxHeader = 64 << 10
+	}
+	s.eng = &engine{
+		handler:        o.Handler,
+		headerTimeout:  o.HeaderTimeout,
+		idleTimeout:    o.IdleTimeout,
+		maxHeaderBytes: maxHeader,
+		log:            s.log,
+		alog:           o.AccessLog,
+		connState: func(_ net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
 				s.open.Add(1)
@@ -104,19 +107,6 @@ func New(ln net.Listener, o Options) *Server {
 		},
 	}
 	return s
-}
-
-// headerLimit converts the configured request-header limit to net/http's
-// MaxHeaderBytes, which lets 4 KiB of slack through beyond its value.
-func headerLimit(n int) int {
-	const slack = 4096
-	if n <= 0 {
-		return 0 // net/http's default, 1 MiB
-	}
-	if n > 2*slack {
-		return n - slack
-	}
-	return n
 }
 
 // Addr is the address the server listens on.
@@ -129,7 +119,7 @@ func (s *Server) OpenConns() int64 { return s.open.Load() }
 // Serve accepts connections until Shutdown. It returns nil after a
 // graceful shutdown.
 func (s *Server) Serve() error {
-	err := s.srv.Serve(s.ln)
+	err := s.eng.serve(s.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -140,11 +130,7 @@ func (s *Server) Serve() error {
 // until ctx is done, then closes what is left. It reports whether
 // everything finished in time.
 func (s *Server) Shutdown(ctx context.Context) bool {
-	clean := true
-	if err := s.srv.Shutdown(ctx); err != nil {
-		clean = false
-		s.srv.Close()
-	}
+	clean := s.eng.shutdown(ctx)
 	if !s.tunnels.Wait(ctx.Done()) {
 		clean = false
 	}
