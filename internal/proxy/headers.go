@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"sluice/internal/wire"
 )
 
 // hopHeaders are removed in both directions whatever Connection says
@@ -62,22 +64,7 @@ func removeHopByHop(h http.Header, keepUpgrade bool) (upgrade string) {
 
 // hasToken reports whether the comma-separated lists in vals contain token
 // (case-insensitive).
-func hasToken(vals []string, token string) bool {
-	for _, v := range vals {
-		for v != "" {
-			var part string
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				part, v = v[:i], v[i+1:]
-			} else {
-				part, v = v, ""
-			}
-			if strings.EqualFold(strings.TrimSpace(part), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func hasToken(vals []string, token string) bool { return wire.HasToken(vals, token) }
 
 // viaLoop reports whether any Via entry names pseudonym as its
 // received-by (RFC 9110 §7.6.3: "1.1 name" or "1.1 name:port",

@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"sluice/internal/wire"
 )
 
 // conn is one connection to an origin. It is used by one request at a time:
@@ -349,7 +352,7 @@ func (ex *exchange) setBody(resp *http.Response) error {
 	}
 	b := &body{ex: ex, resp: resp}
 	if te := resp.Header["Transfer-Encoding"]; len(te) > 0 {
-		if len(te) != 1 || !equalFold(te[0], "chunked") {
+		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
 			return fmt.Errorf("%w: unsupported transfer-encoding %q", ErrProtocol, te)
 		}
 		// RFC 9112 §6.3: Transfer-Encoding overrides Content-Length,
@@ -418,47 +421,14 @@ func (ex *exchange) abort() {
 }
 
 func contentLength(vals []string) (int64, error) {
-	var n int64 = -1
-	for _, v := range vals {
-		// Several identical values (also in one comma-separated line)
-		// are allowed; differing ones are a framing attack (RFC 9112 §6.3).
-		for len(v) > 0 {
-			part := v
-			if i := indexByte(v, ','); i >= 0 {
-				part, v = v[:i], v[i+1:]
-			} else {
-				v = ""
-			}
-			part = trimOWS(part)
-			m, ok := parseDecimal(part)
-			if !ok {
-				return 0, fmt.Errorf("%w: invalid Content-Length %q", ErrProtocol, part)
-			}
-			if n >= 0 && m != n {
-				return 0, fmt.Errorf("%w: conflicting Content-Length values", ErrProtocol)
-			}
-			n = m
-		}
-	}
-	if n < 0 {
+	n, ok := wire.ContentLength(vals)
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("%w: invalid or conflicting Content-Length %q", ErrProtocol, vals)
+	case n < 0:
 		return 0, fmt.Errorf("%w: empty Content-Length", ErrProtocol)
 	}
 	return n, nil
-}
-
-func parseDecimal(s string) (int64, bool) {
-	if s == "" || len(s) > 18 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
 
 // textprotoHeader adapts for httptrace's Got1xxResponse signature.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"sluice/internal/wire"
 )
 
 // writeHead writes the request line and header. The framing headers
@@ -107,12 +109,7 @@ func methodWantsLength(m string) bool {
 // validValue reports whether v is safe to write as a field value: no CR, LF
 // or NUL that would split or truncate the header.
 func validValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
-			return false
-		}
-	}
-	return true
+	return strings.IndexByte(v, '\r') < 0 && strings.IndexByte(v, '\n') < 0 && strings.IndexByte(v, 0) < 0
 }
 
 // RequestBodyError is a failure to read the request body from its source
@@ -250,10 +247,8 @@ func parseHead(s string, req *http.Request) (*http.Response, error) {
 	if len(line) <= 13 {
 		resp.Status = line[9:12] + " " + http.StatusText(code)
 	}
-	for i := 0; i < len(resp.Status); i++ {
-		if c := resp.Status[i]; c < 0x20 && c != '\t' || c == 0x7f {
-			return nil, fmt.Errorf("%w: control character in status line", ErrProtocol)
-		}
+	if !wire.ValidValue(resp.Status) {
+		return nil, fmt.Errorf("%w: control character in status line", ErrProtocol)
 	}
 
 	n := strings.Count(rest, "\n") + 1 // a last line may lack its LF
@@ -283,10 +278,8 @@ func parseHead(s string, req *http.Request) (*http.Response, error) {
 			name = http.CanonicalHeaderKey(name)
 		}
 		value := trimOWS(line[colon+1:])
-		for j := 0; j < len(value); j++ {
-			if c := value[j]; c < 0x20 && c != '\t' || c == 0x7f {
-				return nil, fmt.Errorf("%w: control character in header %s", ErrProtocol, name)
-			}
+		if !wire.ValidValue(value) {
+			return nil, fmt.Errorf("%w: control character in header %s", ErrProtocol, name)
 		}
 		if old, ok := h[name]; ok {
 			h[name] = append(old, value)
@@ -334,63 +327,13 @@ func clip(s string) string {
 	return s
 }
 
-// checkName reports whether name is a valid field name (an RFC 9110 token)
-// and whether it is already in canonical form.
-func checkName(name string) (canonical, ok bool) {
-	canonical = true
-	upper := true
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !isTokenChar(c) {
-			return false, false
-		}
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			canonical = false
-		}
-		upper = c == '-'
-	}
-	return canonical, true
-}
+// checkName reports whether name is a valid field name and already
+// canonical (see wire.CheckName).
+func checkName(name string) (canonical, ok bool) { return wire.CheckName(name) }
 
-func isTokenChar(c byte) bool {
-	if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+func trimOWS(s string) string { return wire.TrimOWS(s) }
 
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-func indexByte(s string, c byte) int { return strings.IndexByte(s, c) }
-
-func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
-
-// hasToken reports whether the comma-separated lists in vals contain token,
-// compared case-insensitively.
-func hasToken(vals []string, token string) bool {
-	for _, v := range vals {
-		for v != "" {
-			var part string
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				part, v = v[:i], v[i+1:]
-			} else {
-				part, v = v, ""
-			}
-			if strings.EqualFold(trimOWS(part), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func hasToken(vals []string, token string) bool { return wire.HasToken(vals, token) }
 
 const (
 	modeLength = iota
