@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -373,5 +374,29 @@ func TestLifecycleOriginTooSlow(t *testing.T) {
 				t.Errorf("got body %q, want it to contain %q", body, tc.contains)
 			}
 		})
+	}
+}
+
+// TestLifecycleLongPollClientLeaves: a client that hangs up while its
+// request waits on a slow origin (a long poll) releases the origin
+// connection without waiting for the origin to answer.
+func TestLifecycleLongPollClientLeaves(t *testing.T) {
+	w := proxytest.New(t, proxytest.Options{UpstreamTimeout: time.Minute})
+	released := make(chan struct{})
+	origin := w.Origin(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			close(released)
+		case <-time.After(30 * time.Second):
+		}
+	}))
+	c := w.Dial()
+	fmt.Fprintf(c, "GET %s/poll HTTP/1.1\r\nHost: x\r\n\r\n", origin.URL)
+	time.Sleep(200 * time.Millisecond)
+	c.Close()
+	select {
+	case <-released:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the origin connection was still held 10 s after the client left")
 	}
 }

@@ -37,7 +37,23 @@ type conn struct {
 	cancel   context.CancelFunc
 	state    atomic.Int32 // http.ConnState
 	hijacked bool
+
+	// The departure watcher: see watchAfter.
+	watchTimer *time.Timer
+	watchState atomic.Int32
+	watchDone  chan struct{}
 }
+
+// watchDelay is how long a bodiless request may run before the server
+// starts watching its client for a disconnect.
+const watchDelay = time.Second
+
+// Departure-watcher states.
+const (
+	watchOff int32 = iota
+	watchArmed
+	watchRunning
+)
 
 var (
 	brPool sync.Pool
@@ -225,7 +241,15 @@ func (c *conn) serveOne() (keep bool) {
 		return false
 	}
 
-	if !c.runHandler(w, r) {
+	watch := b == nil && r.Method != http.MethodConnect
+	if watch {
+		c.watchAfter(watchDelay)
+	}
+	ok := c.runHandler(w, r)
+	if watch {
+		c.stopWatch()
+	}
+	if !ok {
 		if !w.hijacked {
 			putWriter(bw)
 		}
@@ -248,6 +272,81 @@ func (c *conn) serveOne() (keep bool) {
 		}
 	}
 	return true
+}
+
+// watchAfter arms the departure watcher. Net/http reads every connection
+// in the background while a handler runs, to cancel the request when the
+// client leaves; that costs a goroutine and syscalls per request. Here
+// only a request still running after d is watched: a goroutine peeks at
+// the socket, and EOF or a reset cancels the connection's context (and
+// with it the request and its origin connection). Only requests without a
+// body are watched, since the handler may be reading the body.
+func (c *conn) watchAfter(d time.Duration) {
+	c.watchState.Store(watchArmed)
+	if c.watchTimer == nil {
+		c.watchTimer = time.AfterFunc(d, c.startWatch)
+		return
+	}
+	c.watchTimer.Reset(d)
+}
+
+func (c *conn) startWatch() {
+	// watchDone is set before the state says running, which is when
+	// stopWatch starts to read it.
+	done := make(chan struct{})
+	if c.watchState.Load() != watchArmed {
+		return
+	}
+	c.watchDone = done
+	if !c.watchState.CompareAndSwap(watchArmed, watchRunning) {
+		return
+	}
+	go func() {
+		defer close(done)
+		if clientGone(c.nc) {
+			c.cancel()
+		}
+	}()
+}
+
+// stopWatch disarms the watcher, or wakes and waits for a running one.
+func (c *conn) stopWatch() {
+	if c.watchState.CompareAndSwap(watchArmed, watchOff) {
+		c.watchTimer.Stop()
+		return
+	}
+	if c.watchState.Load() == watchRunning {
+		c.nc.SetReadDeadline(aLongTimeAgo)
+		<-c.watchDone
+		c.nc.SetReadDeadline(time.Time{})
+		c.watchState.Store(watchOff)
+	}
+}
+
+// clientGone blocks until the client's socket is readable and reports
+// whether that is because the client closed or reset it (rather than
+// because it sent more bytes, or the read deadline passed). It consumes
+// nothing.
+func clientGone(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var one [1]byte
+	gone := false
+	rc.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		if err == syscall.EAGAIN || err == syscall.EINTR {
+			return false
+		}
+		gone = err != nil || n == 0
+		return true
+	})
+	return gone
 }
 
 // runHandler calls the handler, containing its panics. It reports false

@@ -330,6 +330,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err := w.bw.Flush(); err != nil {
 		return nil, nil, err
 	}
+	w.c.stopWatch()
 	w.mu.Lock()
 	w.hijacked = true
 	w.mu.Unlock()
