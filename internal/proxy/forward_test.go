@@ -466,6 +466,10 @@ func TestRequestsToTheProxyItself(t *testing.T) {
 	if resp.StatusCode != 404 {
 		t.Errorf("unknown local path: got %d, want 404", resp.StatusCode)
 	}
+	resp = w.Raw("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", "OPTIONS")
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Allow"), "CONNECT") {
+		t.Errorf("OPTIONS *: got %d Allow %q, want 200 listing the methods", resp.StatusCode, resp.Header.Get("Allow"))
+	}
 }
 
 func TestErrorPages(t *testing.T) {

@@ -96,6 +96,13 @@ td{padding:0 1em 0 0}code{background:#f3f3f3;padding:0 .2em}</style>
 func (h *Handler) local(w http.ResponseWriter, r *http.Request) (status int, n int64) {
 	hdr := w.Header()
 	hdr["Cache-Control"] = []string{"no-store"}
+	if r.Method == http.MethodOptions {
+		// OPTIONS * (or for the proxy's own URL): what this proxy accepts.
+		hdr["Allow"] = []string{"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE, CONNECT"}
+		hdr["Content-Length"] = []string{"0"}
+		w.WriteHeader(http.StatusOK)
+		return http.StatusOK, 0
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hdr["Allow"] = []string{"GET, HEAD"}
 		f := failure{http.StatusMethodNotAllowed, "Method not allowed", "This is sluice's own status page; only GET and HEAD are served here."}
