@@ -104,6 +104,7 @@ type flags struct {
 	headerTimeout, connectTimeout, tunnelIdle    time.Duration
 	allowClient, allowDest                       listFlag
 	showVersion                                  bool
+	cacheDir, cacheMem, cacheDisk                string
 	port                                         string
 }
 
@@ -126,6 +127,9 @@ func newFlags() *flags {
 	fs.DurationVar(&f.tunnelIdle, "tunnel-idle-timeout", 10*time.Minute, "close a tunnel, WebSocket or stalled transfer idle this long (`DUR`)")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 15*time.Second, "on SIGTERM/SIGINT, how long (`DUR`) in-flight requests and tunnels may finish")
 	fs.StringVar(&f.forwardedFor, "forwarded-for", "off", "client address upstream (`MODE`): off, add (X-Forwarded-For), forwarded (RFC 7239 Forwarded), delete (strip both)")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "disk cache `DIR`, or off (the cache is not implemented in this version: accepted and ignored)")
+	fs.StringVar(&f.cacheMem, "cache-mem", "", "memory cache budget `SIZE` (not implemented in this version: accepted and ignored)")
+	fs.StringVar(&f.cacheDisk, "cache-disk", "", "disk cache budget `SIZE` (not implemented in this version: accepted and ignored)")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
 	fs.Bool("help", false, "print this help and exit")
 	// Errors print one line (see run); --help prints the whole usage.
@@ -232,6 +236,10 @@ func (f *flags) apply(cfg *config.Config) error {
 			cfg.DrainTimeout = config.Duration(f.drainTimeout)
 		case "forwarded-for":
 			cfg.ForwardedFor = f.forwardedFor
+		case "cache-mem", "cache-disk":
+			if _, err := config.ParseSize(fl.Value.String()); err != nil {
+				errs = append(errs, fmt.Errorf("--%s: %w", fl.Name, err))
+			}
 		}
 	})
 	if f.port != "" {
@@ -276,6 +284,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := f.apply(&cfg); err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 2
+	}
+	if f.cacheDir != "" || f.cacheMem != "" || f.cacheDisk != "" {
+		fmt.Fprintln(stderr, "sluice: the cache is not implemented in this version; --cache-dir, --cache-mem and --cache-disk are accepted and have no effect")
 	}
 	return serve(&cfg, stderr)
 }

@@ -69,7 +69,7 @@ func TestFlagsOverrideDefaults(t *testing.T) {
 func TestFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"notaport"}, {"70000"}, {"8080", "9090"}, {"--bogus"}, {"--listen"},
-		{"--allow-client", "not-a-cidr"}, {"--connect-ports", "0"}, {"--log-format", "xml"},
+		{"--allow-client", "not-a-cidr"}, {"--connect-ports", "0"}, {"--log-format", "xml"}, {"--cache-mem", "lots"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != 2 {
