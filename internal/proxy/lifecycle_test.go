@@ -400,3 +400,26 @@ func TestLifecycleLongPollClientLeaves(t *testing.T) {
 		t.Fatal("the origin connection was still held 10 s after the client left")
 	}
 }
+
+// TestLifecycleStalledUploadCutOff: a client that stops sending its request
+// body for the idle timeout is cut off, and the origin's request ends.
+func TestLifecycleStalledUploadCutOff(t *testing.T) {
+	w := proxytest.New(t, proxytest.Options{IdleTimeout: 300 * time.Millisecond})
+	ended := make(chan error, 1)
+	origin := w.Origin(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		ended <- err
+	}))
+	c := w.Dial()
+	fmt.Fprintf(c, "POST %s/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789", origin.URL)
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Fatal("the origin read a complete body from a stalled upload")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stalled upload was not cut off")
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.Copy(io.Discard, c) // the proxy closes the client connection
+}

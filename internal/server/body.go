@@ -17,6 +17,7 @@ import (
 // goroutine at a time (the handler's, or the transport's body writer);
 // the server reads it again only after the handler returned.
 type body struct {
+	c       *conn
 	br      *bufio.Reader
 	remain  int64 // Content-Length bytes still to read
 	chunked bool
@@ -29,8 +30,8 @@ type body struct {
 
 var errBodyAfterHandler = errors.New("request body read after the handler returned")
 
-func newBody(br *bufio.Reader, r *http.Request, resp *response) *body {
-	b := &body{br: br, req: r, remain: r.ContentLength}
+func newBody(c *conn, r *http.Request, resp *response) *body {
+	b := &body{c: c, br: c.br, req: r, remain: r.ContentLength}
 	if r.ContentLength < 0 {
 		b.chunked = true
 	}
@@ -51,6 +52,7 @@ func (b *body) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	b.c.armBodyDeadline()
 	if !b.chunked {
 		if int64(len(p)) > b.remain {
 			p = p[:b.remain]

@@ -38,6 +38,12 @@ type conn struct {
 	state    atomic.Int32 // http.ConnState
 	hijacked bool
 
+	// readAborted is set when the handler forced the read deadline into
+	// the past (to wake a body reader); armBodyDeadline must not undo it.
+	readAborted atomic.Bool
+	// readDeadline is a read deadline the handler set (unix ns, 0: none).
+	readDeadline atomic.Int64
+
 	// The departure watcher: see watchAfter.
 	watchTimer *time.Timer
 	watchState atomic.Int32
@@ -112,6 +118,8 @@ func (c *conn) serve() {
 		first = false
 		if t := c.srv.headerTimeout; t > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(t))
+		} else {
+			c.nc.SetReadDeadline(time.Time{}) // not the idle wait's deadline
 		}
 		keep := c.serveOne()
 		if !keep || c.hijacked {
@@ -228,7 +236,9 @@ func (c *conn) serveOne() (keep bool) {
 	w := &response{c: c, req: r, header: make(http.Header), bw: bw}
 	var b *body
 	if r.ContentLength != 0 && r.Method != http.MethodConnect {
-		b = newBody(c.br, r, w)
+		c.readAborted.Store(false)
+		c.readDeadline.Store(0)
+		b = newBody(c, r, w)
 		r.Body = b
 	} else {
 		r.Body = http.NoBody
@@ -349,6 +359,24 @@ func clientGone(nc net.Conn) bool {
 	return gone
 }
 
+// armBodyDeadline bounds the next read of a request body by the idle
+// timeout, so a client that stalls mid-upload does not hold the request
+// (and its origin connection) for ever.
+func (c *conn) armBodyDeadline() {
+	d := c.srv.idleTimeout
+	if d <= 0 {
+		return
+	}
+	t := time.Now().Add(d)
+	if hd := c.readDeadline.Load(); hd != 0 && hd < t.UnixNano() {
+		t = time.Unix(0, hd) // the handler's own, earlier deadline wins
+	}
+	c.nc.SetReadDeadline(t)
+	if c.readAborted.Load() {
+		c.nc.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
 // runHandler calls the handler, containing its panics. It reports false
 // when the handler aborted (http.ErrAbortHandler) or panicked: the
 // connection must then be closed without finishing the response, so the
@@ -463,6 +491,9 @@ func (e *engine) shuttingDown() bool { return e.shutting.Load() }
 func (e *engine) serve(ln net.Listener) error {
 	e.mu.Lock()
 	e.ln = ln
+	if e.shutting.Load() {
+		ln.Close() // Shutdown came first: Accept fails, Serve returns
+	}
 	if e.baseCtx == nil {
 		e.baseCtx, e.stopAll = context.WithCancel(context.Background())
 	}

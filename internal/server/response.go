@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"sluice/internal/wire"
 )
 
 // response is the http.ResponseWriter the proxy handler writes to. The
@@ -86,10 +88,7 @@ func (w *response) writeInterim(code int) {
 	writeStatusLine(w.bw, code)
 	for k, vv := range w.header {
 		for _, v := range vv {
-			w.bw.WriteString(k)
-			w.bw.WriteString(": ")
-			w.bw.WriteString(v)
-			w.bw.WriteString("\r\n")
+			w.writeField(k, v)
 		}
 	}
 	w.bw.WriteString("\r\n")
@@ -191,10 +190,7 @@ func (w *response) sendHeader(final bool) {
 			continue
 		}
 		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
+			w.writeField(k, v)
 		}
 	}
 	if w.chunked {
@@ -303,7 +299,24 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if err := w.bw.Flush(); err != nil {
 		return 0, err
 	}
-	n, err := tc.ReadFrom(src)
+	var n int64
+	var err error
+	if w.length >= 0 {
+		// Never send past the declared length: the excess would be read
+		// as the start of the next response. A LimitedReader is clamped
+		// in place so the kernel can still splice from what it wraps.
+		left := w.length - w.written
+		if lr, ok := src.(*io.LimitedReader); ok {
+			orig := lr.N
+			lr.N = min(orig, left)
+			n, err = tc.ReadFrom(lr)
+			lr.N = orig - n
+		} else {
+			n, err = tc.ReadFrom(&io.LimitedReader{R: src, N: left})
+		}
+	} else {
+		n, err = tc.ReadFrom(src)
+	}
 	w.written += n
 	if w.length >= 0 && w.written > w.length {
 		w.closeAfter = true
@@ -340,7 +353,20 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c.nc, bufio.NewReadWriter(c.br, bufio.NewWriterSize(c.nc, 512)), nil
 }
 
-func (w *response) SetReadDeadline(t time.Time) error  { return w.c.nc.SetReadDeadline(t) }
+// SetReadDeadline sets the client connection's read deadline; a deadline in
+// the past also stops the request body's reads from re-arming it.
+func (w *response) SetReadDeadline(t time.Time) error {
+	if !t.IsZero() && !t.After(time.Now()) {
+		w.c.readAborted.Store(true)
+	}
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	w.c.readDeadline.Store(ns) // body reads keep the earlier of this and the idle bound
+	return w.c.nc.SetReadDeadline(t)
+}
+
 func (w *response) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
 
 // EnableFullDuplex is a no-op: request bodies can always be read while the
@@ -390,8 +416,11 @@ func (w *response) writeTrailers() {
 	}
 }
 
+// writeField writes one header or trailer field, skipping any whose name
+// is not a token or whose value holds control characters, so no handler
+// can split the response head.
 func (w *response) writeField(k, v string) {
-	if strings.ContainsAny(k, "\r\n: ") || strings.ContainsAny(v, "\r\n") {
+	if _, ok := wire.CheckName(k); !ok || !wire.ValidValue(v) {
 		return
 	}
 	w.bw.WriteString(k)

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"sluice/internal/wire"
+)
+
+// FuzzParseRequest feeds arbitrary heads to parseRequest. Seeds are in
+// testdata/fuzz/FuzzParseRequest (the valid, rejected and hostile heads
+// of request_test.go).
+func FuzzParseRequest(f *testing.F) {
+	f.Fuzz(func(t *testing.T, head string) {
+		r, err := parseRequest(head)
+		if err != nil {
+			if r != nil {
+				t.Errorf("got a request and error %v", err)
+			}
+			switch st := statusOf(err); st {
+			case 400, 501, 505:
+			default:
+				t.Errorf("error %v: status %d, want 400, 501 or 505", err, st)
+			}
+			return
+		}
+		if !wire.IsToken(r.Method) {
+			t.Errorf("Method %q is not a token", r.Method)
+		}
+		if r.Proto != "HTTP/1.1" && r.Proto != "HTTP/1.0" {
+			t.Errorf("Proto %q", r.Proto)
+		}
+		if r.URL == nil {
+			t.Fatal("URL is nil")
+		}
+		if hasCTL(r.Host) || strings.ContainsAny(r.Host, " @%/") {
+			t.Errorf("Host %q", r.Host)
+		}
+		if r.ContentLength < -1 {
+			t.Errorf("ContentLength %d", r.ContentLength)
+		}
+		if r.TransferEncoding != nil {
+			if r.ContentLength != -1 {
+				t.Errorf("TransferEncoding %q with ContentLength %d", r.TransferEncoding, r.ContentLength)
+			}
+			if _, ok := r.Header["Content-Length"]; ok {
+				t.Errorf("TransferEncoding %q with a Content-Length header", r.TransferEncoding)
+			}
+		}
+		for _, name := range []string{"Host", "Transfer-Encoding"} {
+			if v, ok := r.Header[name]; ok {
+				t.Errorf("%s header left in r.Header: %q", name, v)
+			}
+		}
+		for name, vals := range r.Header {
+			if canonical, ok := wire.CheckName(name); !ok || !canonical {
+				t.Errorf("header name %q (canonical %v, valid %v)", name, canonical, ok)
+			}
+			for _, v := range vals {
+				if hasCTL(v) {
+					t.Errorf("control character in %s value %q", name, v)
+				}
+			}
+		}
+	})
+}
+
+// hasCTL reports whether s holds a control character other than tab.
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+var statusLine = regexp.MustCompile(`^HTTP/1\.1 [1-9][0-9][0-9] `)
+
+// FuzzServeConn writes arbitrary bytes to a live server and half-closes:
+// the server must not panic or hang, must answer only with well-formed
+// status lines, and must go on serving. Seeds are in
+// testdata/fuzz/FuzzServeConn.
+func FuzzServeConn(f *testing.F) {
+	ts := newTestServer(f, func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		switch r.URL.Path {
+		case "/flush":
+			w.(http.Flusher).Flush()
+		case "/103":
+			w.WriteHeader(http.StatusEarlyHints)
+		}
+		fmt.Fprintf(w, "%s %d", r.Method, n)
+	}, func(o *Options) { o.MaxHeaderBytes = 8 << 10 })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := net.DialTimeout("tcp", ts.addr, wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(wait))
+		if _, err := c.Write(data); err != nil && isTimeout(err) {
+			t.Fatal("the server stopped reading without closing")
+		}
+		c.(*net.TCPConn).CloseWrite()
+		out, err := io.ReadAll(io.LimitReader(c, 4<<20))
+		if isTimeout(err) {
+			t.Fatalf("no EOF within %v after the client's FIN; got %q", wait, out)
+		}
+		if len(out) > 0 && !statusLine.Match(out) {
+			t.Errorf("response does not start with a status line: %q", out[:min(len(out), 64)])
+		}
+
+		after := ts.dial(t)
+		after.send(getReq("/"))
+		after.expectBody(200, "GET 0")
+	})
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
