@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"sluice/internal/accesslog"
+	"sluice/internal/wire"
 )
 
 // conn is one client connection, served by one goroutine: read a request,
@@ -243,7 +244,7 @@ func (c *conn) serveOne() (keep bool) {
 	} else {
 		r.Body = http.NoBody
 	}
-	if ex := r.Header["Expect"]; len(ex) > 0 && !hasTokenFold(ex, "100-continue") {
+	if ex := r.Header["Expect"]; len(ex) > 0 && !wire.HasToken(ex, "100-continue") {
 		w.header["Connection"] = []string{"close"}
 		http.Error(w, "417 Expectation Failed: only 100-continue is supported", http.StatusExpectationFailed)
 		w.finish()

@@ -317,16 +317,5 @@ func setFraming(r *http.Request) error {
 	return nil
 }
 
-// cutLine returns the first line of s without its CRLF (or bare LF), and
-// the rest.
-func cutLine(s string) (line, rest string) {
-	i := strings.IndexByte(s, '\n')
-	if i < 0 {
-		return s, ""
-	}
-	line, rest = s[:i], s[i+1:]
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
-	}
-	return line, rest
-}
+// cutLine is wire.CutLine.
+func cutLine(s string) (line, rest string) { return wire.CutLine(s) }

@@ -149,7 +149,7 @@ func (w *response) sendHeader(final bool) {
 			delete(h, "Content-Length")
 		}
 	}
-	if hasTokenFold(h["Connection"], "close") || w.req.Close || w.c.srv.shuttingDown() {
+	if wire.HasToken(h["Connection"], "close") || w.req.Close || w.c.srv.shuttingDown() {
 		w.closeAfter = true
 	}
 	_, trailers := h["Trailer"]
@@ -214,17 +214,6 @@ func firstOf(v []string) string {
 		return ""
 	}
 	return v[0]
-}
-
-func hasTokenFold(vals []string, token string) bool {
-	for _, v := range vals {
-		for _, part := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), token) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (w *response) Write(p []byte) (int, error) {

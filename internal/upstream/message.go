@@ -307,18 +307,8 @@ func shouldClose(resp *http.Response) bool {
 	return false
 }
 
-// cutLine returns the first line of s without its CRLF or LF, and the rest.
-func cutLine(s string) (line, rest string) {
-	i := strings.IndexByte(s, '\n')
-	if i < 0 {
-		return s, ""
-	}
-	line, rest = s[:i], s[i+1:]
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
-	}
-	return line, rest
-}
+// cutLine is wire.CutLine.
+func cutLine(s string) (line, rest string) { return wire.CutLine(s) }
 
 func clip(s string) string {
 	if len(s) > 64 {

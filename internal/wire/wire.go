@@ -143,3 +143,17 @@ func ParseDecimal(s string) (int64, bool) {
 	}
 	return n, true
 }
+
+// CutLine returns the first line of s without its CRLF (or bare LF, which
+// RFC 9112 §2.2 lets a recipient accept), and the rest.
+func CutLine(s string) (line, rest string) {
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		return s, ""
+	}
+	line, rest = s[:i], s[i+1:]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, rest
+}
