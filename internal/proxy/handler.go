@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"sluice/internal/accesslog"
+	"sluice/internal/copybuf"
 	"sluice/internal/tunnel"
 	"sluice/internal/upstream"
 )
@@ -377,8 +378,6 @@ type clientWriteError struct{}
 
 func (*clientWriteError) Error() string { return "writing to client failed" }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
 
 // splicer is implemented by upstream response bodies that can hand their
@@ -414,8 +413,8 @@ func (h *Handler) copyBody(w http.ResponseWriter, body io.Reader) (int64, error)
 			}
 		}
 	}
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
+	bp := copybuf.Get()
+	defer copybuf.Put(bp)
 	buf := *bp
 	var total int64
 	flusher, _ := w.(http.Flusher)

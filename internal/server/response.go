@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"sluice/internal/copybuf"
 	"sluice/internal/wire"
 )
 
@@ -281,8 +282,8 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	}
 	tc, ok := w.c.nc.(*net.TCPConn)
 	if w.hijacked || w.chunked || w.noBody || !ok {
-		bp := copyBufs.Get().(*[]byte)
-		defer copyBufs.Put(bp)
+		bp := copybuf.Get()
+		defer copybuf.Put(bp)
 		return io.CopyBuffer(writerOnly{w}, src, *bp)
 	}
 	if err := w.bw.Flush(); err != nil {
@@ -320,8 +321,6 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 }
 
 type writerOnly struct{ io.Writer }
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // Hijack hands the connection over (CONNECT, WebSocket). The returned
 // reader holds any bytes the client sent after the request head.

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"sluice/internal/copybuf"
 )
 
 // Conn is what a tunnel end needs: a byte stream with deadlines.
@@ -161,16 +163,14 @@ func (p *pump) abort(a, b Conn) {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // copyOnce copies until lr is exhausted or fails; it returns a nil error
 // at EOF. It uses dst's ReadFrom (splice for TCP) when there is one.
 func copyOnce(dst io.Writer, lr *io.LimitedReader) (int64, error) {
 	if rf, ok := dst.(io.ReaderFrom); ok {
 		return rf.ReadFrom(lr)
 	}
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
+	bp := copybuf.Get()
+	defer copybuf.Put(bp)
 	return io.CopyBuffer(dst, lr, *bp)
 }
 

@@ -10,9 +10,9 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"sluice/internal/copybuf"
 	"sluice/internal/wire"
 )
 
@@ -119,14 +119,12 @@ type RequestBodyError struct{ Err error }
 func (e *RequestBodyError) Error() string { return "reading request body: " + e.Err.Error() }
 func (e *RequestBodyError) Unwrap() error { return e.Err }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // writeBody streams req.Body: as declared by Content-Length, or chunked
 // with trailers. Each piece read from the client is flushed at once so a
 // slow, streaming upload reaches the origin as it arrives.
 func writeBody(bw *bufio.Writer, req *http.Request) error {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	bp := copybuf.Get()
+	defer copybuf.Put(bp)
 	buf := *bp
 	chunked := req.ContentLength <= 0
 	var written int64
