@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"sluice/internal/accesslog"
@@ -52,12 +53,6 @@ func (e *engine) serve(ln net.Listener) error {
 			if e.shutting.Load() {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTemporary) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
 			if isTemporaryAccept(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				e.log.Warn("accept failed; retrying", "err", err, "in", backoff)
@@ -78,40 +73,20 @@ func (e *engine) serve(ln net.Listener) error {
 	}
 }
 
-var errTemporary = errors.New("temporary")
-
-// isTemporaryAccept reports accept errors worth retrying: running out of
-// file descriptors or memory must not stop the server for good.
+// isTemporaryAccept reports accept errors worth retrying after a pause:
+// running out of file descriptors or memory, or a connection that died in
+// the backlog, must not stop the server for good.
 func isTemporaryAccept(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"too many open files", "no buffer space", "cannot allocate memory", "connection aborted", "connection reset"} {
-		if containsFold(msg, s) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.ECONNRESET} {
+		if errors.Is(err, errno) {
 			return true
 		}
 	}
 	return false
-}
-
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if equalFoldASCII(s[i:i+len(sub)], sub) {
-			return true
-		}
-	}
-	return false
-}
-
-func equalFoldASCII(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 func (e *engine) track(c *conn) bool {
