@@ -40,12 +40,7 @@ func removeHopByHop(h http.Header, keepUpgrade bool) (upgrade string) {
 	for _, line := range conn {
 		for line != "" {
 			var name string
-			if i := strings.IndexByte(line, ','); i >= 0 {
-				name, line = line[:i], line[i+1:]
-			} else {
-				name, line = line, ""
-			}
-			name = strings.TrimSpace(name)
+			name, line = wire.NextElement(line)
 			if name == "" {
 				continue
 			}
@@ -73,12 +68,7 @@ func viaLoop(vals []string, pseudonym string) bool {
 	for _, v := range vals {
 		for v != "" {
 			var part string
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				part, v = v[:i], v[i+1:]
-			} else {
-				part, v = v, ""
-			}
-			part = strings.TrimSpace(part)
+			part, v = wire.NextElement(v)
 			sp := strings.IndexByte(part, ' ')
 			if sp < 0 {
 				continue

@@ -81,18 +81,24 @@ func TrimOWS(s string) string {
 	return s
 }
 
+// NextElement splits the first element off a comma-separated list
+// (RFC 9110 §5.6.1) and trims its optional whitespace; an empty element
+// comes back as "". Loop with: for v != "" { e, v = NextElement(v); … }.
+func NextElement(list string) (elem, rest string) {
+	if i := strings.IndexByte(list, ','); i >= 0 {
+		return TrimOWS(list[:i]), list[i+1:]
+	}
+	return TrimOWS(list), ""
+}
+
 // HasToken reports whether the comma-separated lists in vals contain
 // token, compared case-insensitively (Connection, Upgrade, Expect…).
 func HasToken(vals []string, token string) bool {
 	for _, v := range vals {
 		for v != "" {
-			var part string
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				part, v = v[:i], v[i+1:]
-			} else {
-				part, v = v, ""
-			}
-			if strings.EqualFold(TrimOWS(part), token) {
+			var e string
+			e, v = NextElement(v)
+			if strings.EqualFold(e, token) {
 				return true
 			}
 		}
@@ -111,13 +117,9 @@ func ContentLength(vals []string) (n int64, ok bool) {
 			return 0, false
 		}
 		for len(v) > 0 {
-			part := v
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				part, v = v[:i], v[i+1:]
-			} else {
-				v = ""
-			}
-			m, good := ParseDecimal(TrimOWS(part))
+			var part string
+			part, v = NextElement(v)
+			m, good := ParseDecimal(part)
 			if !good || n >= 0 && m != n {
 				return 0, false
 			}
