@@ -1,0 +1,129 @@
+// Package store defines where sluice's HTTP cache keeps responses: one
+// Store interface with streaming bodies, implemented by tiers (mem/, disk/,
+// and a Redis tier for fleets), and one conformance suite (storetest/)
+// that every implementation passes.
+//
+// A Store is a map from an opaque key to a committed entry: metadata (the
+// stored response's status, header fields and the two timestamps RFC 9111
+// §4.2.3 needs) and a body of known size. Entries are written through a
+// Writer, which becomes visible atomically at Commit; until then readers of
+// the key keep seeing the previous entry, and readers attached to the
+// Writer (NewReader) follow the body as it is written, so concurrent misses
+// can share one origin response while it arrives.
+//
+// It does not know HTTP caching rules: what may be stored, for how long,
+// under which key and with which variants is decided by package cache.
+// Keys and Meta are serialisable (AppendMeta, DecodeMeta) and bodies are
+// addressed by offset, so a remote store can hold them as chunks.
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+)
+
+// ErrNotFound is returned by Get and Update when no committed entry is
+// stored under the key.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrAborted is returned by a reader following a Writer (Writer.NewReader)
+// when the writer aborted before committing.
+var ErrAborted = errors.New("store: write aborted")
+
+// ErrTooLarge is returned by Writer.Write when the body would exceed the
+// store's maximum object size; the writer is aborted.
+var ErrTooLarge = errors.New("store: object larger than the maximum object size")
+
+// Meta is what is stored about a response besides its body.
+type Meta struct {
+	// Status is the response's status code.
+	Status int
+	// Header holds the stored response's header fields (hop-by-hop fields
+	// already removed by the caller). Keys are canonical.
+	Header http.Header
+	// RequestTime is when the request that produced this response was
+	// sent (RFC 9111 §4.2.3 request_time).
+	RequestTime time.Time
+	// ResponseTime is when the response was received (RFC 9111 §4.2.3
+	// response_time).
+	ResponseTime time.Time
+}
+
+// Clone returns a deep copy of m.
+func (m *Meta) Clone() *Meta {
+	c := *m
+	c.Header = m.Header.Clone()
+	if c.Header == nil {
+		c.Header = http.Header{}
+	}
+	return &c
+}
+
+// Store keeps cache entries. All methods are safe for concurrent use.
+type Store interface {
+	// Get returns the committed entry under key, or ErrNotFound. The
+	// entry stays readable until the caller closes it, even if it is
+	// replaced, deleted or evicted meanwhile.
+	Get(ctx context.Context, key string) (Entry, error)
+	// Create starts a new entry under key with the given metadata. The
+	// store may keep meta; the caller must not modify it afterwards.
+	// Nothing is visible to Get until Commit.
+	Create(ctx context.Context, key string, meta *Meta) (Writer, error)
+	// Update replaces the metadata of the committed entry under key and
+	// keeps its body (a 304 refreshing a stored response, RFC 9111
+	// §4.3.4). It returns ErrNotFound when there is no such entry.
+	Update(ctx context.Context, key string, meta *Meta) error
+	// Delete removes the entry under key, if any. Readers that already
+	// hold the entry may finish.
+	Delete(ctx context.Context, key string) error
+	// Stats reports the store's current size and activity.
+	Stats() Stats
+	// Close releases the store's resources. Entries and writers still
+	// open may fail afterwards.
+	Close() error
+}
+
+// Entry is a committed entry being read. Close it when done.
+type Entry interface {
+	// Meta returns the entry's metadata. The caller owns the returned
+	// value and may modify it.
+	Meta() *Meta
+	// Size is the body's length in bytes.
+	Size() int64
+	// ReadAt reads the body; it supports concurrent and ranged reads.
+	io.ReaderAt
+	// Tier names the store that holds the entry ("mem", "disk", …), for
+	// result codes and counters.
+	Tier() string
+	// Close releases the entry.
+	io.Closer
+}
+
+// Writer fills a new entry. Exactly one of Commit or Abort ends it; Abort
+// after Commit does nothing, so `defer w.Abort()` is safe.
+type Writer interface {
+	// Write appends to the body. It returns ErrTooLarge (and aborts)
+	// when the body would exceed the store's maximum object size.
+	io.Writer
+	// Commit completes the entry and makes it visible under its key,
+	// replacing any previous entry atomically.
+	Commit() error
+	// Abort discards the entry; nothing of it becomes visible.
+	Abort()
+	// NewReader returns a reader of the body from its first byte that
+	// follows the writer: it blocks for bytes not yet written, returns
+	// io.EOF after the last byte once committed, and ErrAborted if the
+	// writer aborts. It stays readable after Commit until closed.
+	NewReader() io.ReadCloser
+}
+
+// Stats is a store's size and activity; counters only grow.
+type Stats struct {
+	Entries   int64 // committed entries held
+	Bytes     int64 // bytes held, bodies and metadata
+	Capacity  int64 // budget in bytes
+	Evictions int64 // entries removed to stay within Capacity
+}
