@@ -14,22 +14,29 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
+	"sluice/internal/cache/store/mem"
 	"sluice/internal/proxytest"
 )
 
 // rawOrigin answers every request on a keep-alive connection with the
 // same canned response, at near-zero cost, so the benchmark measures the
 // proxy, not net/http's server.
-func rawOrigin(b *testing.B, body []byte) string {
+func rawOrigin(b *testing.B, body []byte) string { return rawOriginCC(b, body, "no-store") }
+
+// rawOriginCC is rawOrigin with the given Cache-Control and a current Date.
+func rawOriginCC(b *testing.B, body []byte, cc string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ln.Close() })
-	resp := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nServer: bench\r\nDate: Wed, 25 Nov 2026 00:00:00 GMT\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\nLast-Modified: Tue, 24 Nov 2026 00:00:00 GMT\r\nConnection: keep-alive\r\nETag: \"abc-400\"\r\nCache-Control: no-store\r\nAccept-Ranges: bytes\r\n\r\n%s", len(body), body)
+	date := time.Now().UTC().Format(http.TimeFormat)
+	resp := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nServer: bench\r\nDate: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\nLast-Modified: Tue, 24 Nov 2026 00:00:00 GMT\r\nConnection: keep-alive\r\nETag: \"abc-400\"\r\nCache-Control: %s\r\nAccept-Ranges: bytes\r\n\r\n%s", date, len(body), cc, body)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -104,6 +111,10 @@ func (cl *client) do() error {
 func benchPass(b *testing.B, size int) {
 	w := proxytest.New(b, proxytest.Options{NoAccessLog: true})
 	origin := rawOrigin(b, bytes.Repeat([]byte("x"), size))
+	benchClients(b, w, origin, size)
+}
+
+func benchClients(b *testing.B, w *proxytest.World, origin string, size int) {
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.SetParallelism(8) // 8 × GOMAXPROCS keep-alive clients
@@ -140,4 +151,26 @@ func BenchmarkSerial1K(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func memStore(b *testing.B) *mem.Store {
+	st := mem.New(mem.Options{Capacity: 64 << 20})
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// BenchmarkHit1K is compare.sh's hit-1k scenario in miniature: a cached
+// 1 KiB response served from the memory tier on keep-alive connections.
+func BenchmarkHit1K(b *testing.B) {
+	w := proxytest.New(b, proxytest.Options{NoAccessLog: true, Store: memStore(b)})
+	origin := rawOriginCC(b, bytes.Repeat([]byte("x"), 1024), "max-age=3600")
+	benchClients(b, w, origin, 1024)
+}
+
+// BenchmarkPass1KCacheOn is BenchmarkPass1K with the cache in front: the
+// cost the cache adds to responses it may not store.
+func BenchmarkPass1KCacheOn(b *testing.B) {
+	w := proxytest.New(b, proxytest.Options{NoAccessLog: true, Store: memStore(b)})
+	origin := rawOrigin(b, bytes.Repeat([]byte("x"), 1024))
+	benchClients(b, w, origin, 1024)
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -127,9 +128,9 @@ func newFlags() *flags {
 	fs.DurationVar(&f.tunnelIdle, "tunnel-idle-timeout", 10*time.Minute, "close a tunnel, WebSocket or stalled transfer idle this long (`DUR`)")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 15*time.Second, "on SIGTERM/SIGINT, how long (`DUR`) in-flight requests and tunnels may finish")
 	fs.StringVar(&f.forwardedFor, "forwarded-for", "off", "client address upstream (`MODE`): off, add (X-Forwarded-For), forwarded (RFC 7239 Forwarded), delete (strip both)")
-	fs.StringVar(&f.cacheDir, "cache-dir", "", "disk cache `DIR`, or off (the cache is not implemented in this version: accepted and ignored)")
-	fs.StringVar(&f.cacheMem, "cache-mem", "", "memory cache budget `SIZE` (not implemented in this version: accepted and ignored)")
-	fs.StringVar(&f.cacheDisk, "cache-disk", "", "disk cache budget `SIZE` (not implemented in this version: accepted and ignored)")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "disk cache `DIR`ectory, or off for memory only (default: os.UserCacheDir()/sluice, usually ~/.cache/sluice)")
+	fs.StringVar(&f.cacheMem, "cache-mem", "256MiB", "memory cache budget `SIZE`, like 64MiB or 2GiB; 0 for no memory tier")
+	fs.StringVar(&f.cacheDisk, "cache-disk", "10GiB", "disk cache budget `SIZE`")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
 	fs.Bool("help", false, "print this help and exit")
 	// Errors print one line (see run); --help prints the whole usage.
@@ -236,9 +237,16 @@ func (f *flags) apply(cfg *config.Config) error {
 			cfg.DrainTimeout = config.Duration(f.drainTimeout)
 		case "forwarded-for":
 			cfg.ForwardedFor = f.forwardedFor
+		case "cache-dir":
+			cfg.Cache.Dir = f.cacheDir
 		case "cache-mem", "cache-disk":
-			if _, err := config.ParseSize(fl.Value.String()); err != nil {
+			sz, err := config.ParseSize(fl.Value.String())
+			if err != nil {
 				errs = append(errs, fmt.Errorf("--%s: %w", fl.Name, err))
+			} else if fl.Name == "cache-mem" {
+				cfg.Cache.Mem = sz
+			} else {
+				cfg.Cache.Disk = sz
 			}
 		}
 	})
@@ -284,9 +292,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := f.apply(&cfg); err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 2
-	}
-	if f.cacheDir != "" || f.cacheMem != "" || f.cacheDisk != "" {
-		fmt.Fprintln(stderr, "sluice: the cache is not implemented in this version; --cache-dir, --cache-mem and --cache-disk are accepted and have no effect")
 	}
 	return serve(&cfg, stderr)
 }
@@ -342,9 +347,22 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 		ReadIdleTimeout:       cfg.TunnelIdleTimeout.D(),
 	}
 	defer transport.CloseIdleConnections()
+	var rt http.RoundTripper = transport
+	c, closeCache, err := openCache(&cfg.Cache, transport, log)
+	if err != nil {
+		log.Error("cannot open the cache", "err", err)
+		return 1
+	}
+	defer closeCache()
+	var purger proxy.Purger
+	if c != nil {
+		rt, purger = c, c
+	}
 	tunnels := new(tunnel.Tracker)
 	handler := proxy.New(proxy.Options{
-		Transport:         transport,
+		Transport:         rt,
+		Cache:             purger,
+		PurgeClients:      cfg.Cache.PurgeClients,
 		DialContext:       dialer.DialContext,
 		ConnectPorts:      cfg.ConnectPorts,
 		Pseudonym:         cfg.ViaPseudonym,

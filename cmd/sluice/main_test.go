@@ -143,6 +143,9 @@ func TestBinary(t *testing.T) {
 	ln.Close()
 
 	cmd := exec.Command(bin, port, "--allow-dest", "127.0.0.0/8")
+	// The default disk cache lives under the user's cache directory; keep
+	// it out of the real one.
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -141,7 +141,58 @@ type Config struct {
 	// Upstream holds the settings of connections from the proxy to origin
 	// servers.
 	Upstream Upstream `yaml:"upstream"`
+
+	// Cache holds the settings of the shared HTTP cache (RFC 9111).
+	Cache Cache `yaml:"cache"`
 }
+
+// Cache holds the settings of the HTTP cache. In the file they are keys
+// under "cache:". The cache has two tiers: memory in front of disk.
+// Setting mem to 0 and dir to off turns caching off.
+type Cache struct {
+	// Dir is the disk tier's directory, created if missing. The default,
+	// "", means the user's cache directory (os.UserCacheDir, usually
+	// ~/.cache) plus "/sluice"; "off" keeps the cache in memory only.
+	// Stored responses survive restarts. Two proxies must not share one
+	// directory. Changing it needs a restart.
+	Dir string `yaml:"dir"`
+
+	// Mem is the memory tier's budget: entries (bodies, header fields and
+	// keys) never take more. The default is 256MiB; 0 means no memory
+	// tier. Memory for this budget is reserved as it is used, not at start.
+	Mem Size `yaml:"mem"`
+
+	// Disk is the disk tier's budget, in bytes of files. The default is
+	// 10GiB. The least recently used responses are removed to stay within
+	// it.
+	Disk Size `yaml:"disk"`
+
+	// MaxObjectSize is the largest response body stored on disk. The
+	// default is 1GiB. Larger responses pass through uncached.
+	MaxObjectSize Size `yaml:"max_object_size"`
+
+	// MaxObjectSizeMem is the largest response body kept in memory. The
+	// default is 4MiB; larger ones are stored on disk only.
+	MaxObjectSizeMem Size `yaml:"max_object_size_mem"`
+
+	// HeuristicPercent is the share of a response's age at the time it was
+	// fetched (Date minus Last-Modified) for which a response without an
+	// explicit lifetime counts as fresh (RFC 9111 §4.2.2). The default is
+	// 10; 0 turns heuristic freshness off.
+	HeuristicPercent int `yaml:"heuristic_percent"`
+
+	// HeuristicMax caps a heuristic freshness lifetime. The default is
+	// 24h.
+	HeuristicMax Duration `yaml:"heuristic_max"`
+
+	// PurgeClients are the client networks allowed to remove a URL from
+	// the cache with the PURGE method. The default is loopback only:
+	// [127.0.0.0/8, "::1"]. An empty list lets no one purge.
+	PurgeClients []netip.Prefix `yaml:"purge_clients"`
+}
+
+// Enabled reports whether any cache tier is configured.
+func (c *Cache) Enabled() bool { return c.Mem > 0 || c.Dir != "off" }
 
 // Upstream holds the settings of the proxy's pool of connections to origin
 // servers. In the file they are keys under "upstream:".
@@ -196,6 +247,19 @@ func Default() Config {
 			MaxIdle:         4096,
 			IdleConnTimeout: Duration(90 * time.Second),
 			MaxConnsPerHost: 0,
+		},
+		Cache: Cache{
+			Dir:              "",
+			Mem:              256 * MiB,
+			Disk:             10 * GiB,
+			MaxObjectSize:    1 * GiB,
+			MaxObjectSizeMem: 4 * MiB,
+			HeuristicPercent: 10,
+			HeuristicMax:     Duration(24 * time.Hour),
+			PurgeClients: []netip.Prefix{
+				netip.MustParsePrefix("127.0.0.0/8"),
+				netip.MustParsePrefix("::1/128"),
+			},
 		},
 	}
 }

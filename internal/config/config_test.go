@@ -98,6 +98,16 @@ func TestParseFull(t *testing.T) {
 			IdleConnTimeout: Duration(2 * time.Minute),
 			MaxConnsPerHost: 64,
 		},
+		Cache: Cache{
+			Dir:              "/var/cache/sluice",
+			Mem:              1 * GiB,
+			Disk:             100 * GiB,
+			MaxObjectSize:    2 * GiB,
+			MaxObjectSizeMem: 16 * MiB,
+			HeuristicPercent: 20,
+			HeuristicMax:     Duration(12 * time.Hour),
+			PurgeClients:     []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
+		},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", *got, *want)
@@ -190,8 +200,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	}
 	var keys []string
 	keyPaths(reflect.TypeFor[Config](), "", &keys)
-	if len(keys) != 20 {
-		t.Errorf("got %d keys, want 20: %v", len(keys), keys)
+	if len(keys) != 28 {
+		t.Errorf("got %d keys, want 28: %v", len(keys), keys)
 	}
 	for _, k := range keys {
 		if !strings.Contains(string(doc), "\n### `"+k+"`\n") {

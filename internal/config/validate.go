@@ -83,6 +83,7 @@ func (c *Config) check() []issue {
 	v.count("upstream.max_idle", c.Upstream.MaxIdle)
 	v.duration("upstream.idle_conn_timeout", c.Upstream.IdleConnTimeout, false)
 	v.count("upstream.max_conns_per_host", c.Upstream.MaxConnsPerHost)
+	c.Cache.check(&v)
 	return v
 }
 
@@ -183,4 +184,26 @@ func isHostName(s string) bool {
 	}
 	last := labels[len(labels)-1]
 	return strings.Trim(last, "0123456789") != ""
+}
+
+func (c *Cache) check(v *checker) {
+	for _, s := range []struct {
+		key  string
+		size Size
+	}{{"cache.mem", c.Mem}, {"cache.disk", c.Disk}, {"cache.max_object_size", c.MaxObjectSize}, {"cache.max_object_size_mem", c.MaxObjectSizeMem}} {
+		if s.size < 0 {
+			v.add(s.key, -1, "must not be negative")
+		}
+	}
+	if c.Dir != "off" && c.Disk < MiB {
+		v.add("cache.disk", -1, "must be at least 1MiB when the disk tier is on, not %d bytes (write dir: off for no disk tier)", int64(c.Disk))
+	}
+	if c.Mem > 0 && c.Mem < MiB {
+		v.add("cache.mem", -1, "must be 0 (no memory tier) or at least 1MiB, not %d bytes", int64(c.Mem))
+	}
+	if c.HeuristicPercent < 0 || c.HeuristicPercent > 100 {
+		v.add("cache.heuristic_percent", -1, "must be between 0 and 100, not %d", c.HeuristicPercent)
+	}
+	v.duration("cache.heuristic_max", c.HeuristicMax, false)
+	v.prefixes("cache.purge_clients", c.PurgeClients)
 }

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"net/textproto"
 	"os"
 	"strconv"
@@ -61,6 +62,24 @@ type Options struct {
 	ListenAddr string
 	// Version is shown on the local status page.
 	Version string
+	// Cache answers PURGE requests; nil means there is no cache, and
+	// PURGE is forwarded like any other method. The cache itself is part
+	// of Transport.
+	Cache Purger
+	// PurgeClients may send PURGE; nil means nobody.
+	PurgeClients []netip.Prefix
+}
+
+// Purger removes a URL and its variants from a cache (the PURGE method).
+type Purger interface {
+	Purge(ctx context.Context, url string) (found bool, err error)
+}
+
+// RecordingRoundTripper is a RoundTripper that annotates the request's
+// access-log record itself, such as a cache setting TCP_HIT. The handler
+// uses RoundTripRecord when its Transport has it.
+type RecordingRoundTripper interface {
+	RoundTripRecord(r *http.Request, rec *accesslog.Record) (*http.Response, error)
 }
 
 // Handler is the proxy. It is immutable after New and safe for concurrent
@@ -81,6 +100,9 @@ type Handler struct {
 	selfHosts    map[string]bool
 	version      string
 	started      time.Time
+	cache        Purger
+	purgeClients []netip.Prefix
+	recorder     RecordingRoundTripper
 
 	requests atomic.Int64
 }
@@ -101,7 +123,11 @@ func New(o Options) *Handler {
 		listenAddr: o.ListenAddr,
 		version:    o.Version,
 		started:    time.Now(),
+		cache:      o.Cache,
+
+		purgeClients: o.PurgeClients,
 	}
+	h.recorder, _ = o.Transport.(RecordingRoundTripper)
 	if h.pseudonym == "" {
 		h.pseudonym = DefaultPseudonym(o.ListenAddr)
 	}
@@ -196,6 +222,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Scheme == "":
 		rec.Result, rec.Hierarchy = "NONE", "HIER_NONE"
 		rec.Status, rec.BytesOut = h.local(w, r)
+	case r.Method == "PURGE" && h.cache != nil:
+		h.purge(w, r, &rec)
 	default:
 		abort = h.forward(w, r, &rec)
 	}
@@ -308,7 +336,13 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 		}))
 	}
 
-	resp, err := h.transport.RoundTrip(r)
+	var resp *http.Response
+	var err error
+	if h.recorder != nil {
+		resp, err = h.recorder.RoundTripRecord(r, rec)
+	} else {
+		resp, err = h.transport.RoundTrip(r)
+	}
 	if tb != nil {
 		rec.BytesIn = tb.n.Load()
 	}
@@ -323,8 +357,12 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 		return
 	}
 	defer resp.Body.Close()
-	rec.Result, rec.Hierarchy = "TCP_MISS", "HIER_DIRECT"
-	rec.Upstream = u.Hostname()
+	if rec.Result == "" {
+		rec.Result, rec.Hierarchy = "TCP_MISS", "HIER_DIRECT"
+	}
+	if rec.Hierarchy == "HIER_DIRECT" {
+		rec.Upstream = u.Hostname()
+	}
 
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		h.relayUpgrade(w, r, resp, rec)
@@ -357,12 +395,12 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 	}
 	if err != nil {
 		if err == errClientWrite {
-			rec.Result = "TCP_MISS_ABORTED"
+			rec.Result += "_ABORTED"
 			return
 		}
 		// The origin failed mid-body: the client must not mistake what
 		// it got for the whole response, so abort its connection.
-		rec.Result = "TCP_MISS_ABORTED"
+		rec.Result += "_ABORTED"
 		rec.Error = "origin failed mid-body"
 		return true
 	}

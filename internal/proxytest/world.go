@@ -25,6 +25,9 @@ import (
 	"time"
 
 	"sluice/internal/accesslog"
+	"sluice/internal/cache"
+	"sluice/internal/cache/semantics"
+	"sluice/internal/cache/store"
 	"sluice/internal/dial"
 	"sluice/internal/proxy"
 	"sluice/internal/server"
@@ -49,6 +52,14 @@ type Options struct {
 	Pseudonym         string
 	Resolver          dial.Resolver
 	NoAccessLog       bool // benchmarks: like --access-log off
+
+	// Store, when set, puts a cache (package cache) over it in front of
+	// the transport. The world closes the cache, not the store.
+	Store        store.Store
+	CacheRules   semantics.Options
+	CacheNow     func() time.Time // the cache's clock; nil means time.Now
+	CacheMaxObj  int64
+	PurgeClients []netip.Prefix // nil means loopback
 }
 
 // World is a running proxy with its parts exposed for assertions.
@@ -59,6 +70,7 @@ type World struct {
 	Handler   *proxy.Handler
 	Server    *server.Server
 	Transport *upstream.Transport
+	Cache     *cache.Cache // nil without Options.Store
 	Tunnels   *tunnel.Tracker
 	log       *logBuffer
 	alog      *accesslog.Logger
@@ -88,8 +100,20 @@ func New(t testing.TB, o Options) *World {
 		ReadIdleTimeout:       o.TunnelIdleTimeout,
 	}
 	w.Tunnels = new(tunnel.Tracker)
+	var rt http.RoundTripper = w.Transport
+	var purger proxy.Purger
+	if o.Store != nil {
+		w.Cache = cache.New(cache.Options{Store: o.Store, Next: w.Transport, Rules: o.CacheRules, Now: o.CacheNow, MaxObjectSize: o.CacheMaxObj})
+		rt, purger = w.Cache, w.Cache
+	}
+	purge := o.PurgeClients
+	if purge == nil {
+		purge = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
 	w.Handler = proxy.New(proxy.Options{
-		Transport:         w.Transport,
+		Transport:         rt,
+		Cache:             purger,
+		PurgeClients:      purge,
 		DialContext:       dialer.DialContext,
 		ConnectPorts:      o.ConnectPorts,
 		Pseudonym:         o.Pseudonym,
@@ -126,6 +150,9 @@ func (w *World) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	w.Server.Shutdown(ctx)
+	if w.Cache != nil {
+		w.Cache.Close()
+	}
 	w.Transport.CloseIdleConnections()
 	w.alog.Close()
 }

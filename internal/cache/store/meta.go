@@ -42,7 +42,8 @@ func AppendMeta(b []byte, m *Meta) []byte {
 	return b
 }
 
-// MetaSize returns len(AppendMeta(nil, m)) without encoding.
+// MetaSize returns an upper bound of len(AppendMeta(nil, m)) without
+// encoding, to size buffers.
 func MetaSize(m *Meta) int {
 	n := 1 + uvarintLen(uint64(m.Status)) + 2*binary.MaxVarintLen64 + uvarintLen(uint64(len(m.Header)))
 	for name, values := range m.Header {
@@ -65,7 +66,7 @@ func DecodeMeta(b []byte) (*Meta, error) {
 	m.RequestTime = fromUnixNano(d.varint())
 	m.ResponseTime = fromUnixNano(d.varint())
 	n := d.uvarint(maxFields)
-	m.Header = make(http.Header, n)
+	m.Header = make(http.Header, n+6) // room for the fields added when served (Age, Cache-Status, Via …)
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		name := string(d.bytes())
 		nv := d.uvarint(maxFields)

@@ -1,0 +1,234 @@
+// Package tiered stacks cache stores: a fast, small tier (memory) in front
+// of a large, slower one (disk, later Redis). Writes go through to every
+// tier that accepts the object; reads try the fast tier first and promote
+// small objects found only in a slower tier.
+//
+// It does not decide what is cacheable and keeps no index of its own: each
+// tier bounds and evicts its own contents.
+package tiered
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"sluice/internal/cache/store"
+)
+
+// PromoteMax is the largest body copied into the fast tier when it is
+// found only in a slower one.
+const PromoteMax = 1 << 20
+
+// Store is a stack of tiers, fastest first. It implements store.Store.
+type Store struct {
+	tiers []store.Store
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New stacks tiers, fastest first. Nil tiers are skipped.
+func New(tiers ...store.Store) *Store {
+	s := &Store{}
+	for _, t := range tiers {
+		if t != nil {
+			s.tiers = append(s.tiers, t)
+		}
+	}
+	return s
+}
+
+// Tiers returns the stacked stores, fastest first.
+func (s *Store) Tiers() []store.Store { return s.tiers }
+
+// Get returns the entry from the fastest tier that holds it.
+func (s *Store) Get(ctx context.Context, key string) (store.Entry, error) {
+	for i, t := range s.tiers {
+		e, err := t.Get(ctx, key)
+		if err == nil {
+			if i > 0 && e.Size() <= PromoteMax {
+				s.promote(ctx, key, e, s.tiers[:i])
+			}
+			return e, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+// promote copies e into the faster tiers. Failures only cost a later
+// slower read, so they are ignored.
+func (s *Store) promote(ctx context.Context, key string, e store.Entry, faster []store.Store) {
+	for _, t := range faster {
+		w, err := t.Create(ctx, key, e.Meta())
+		if err != nil {
+			continue
+		}
+		if _, err := io.Copy(w, io.NewSectionReader(e, 0, e.Size())); err != nil {
+			w.Abort()
+			continue
+		}
+		w.Commit()
+	}
+}
+
+// Create starts the entry in every tier that accepts it.
+func (s *Store) Create(ctx context.Context, key string, meta *store.Meta) (store.Writer, error) {
+	w := &writer{}
+	var firstErr error
+	for _, t := range s.tiers {
+		tw, err := t.Create(ctx, key, meta.Clone())
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		w.ws = append(w.ws, tw)
+	}
+	if len(w.ws) == 0 {
+		if firstErr == nil {
+			firstErr = errors.New("tiered: no tiers")
+		}
+		return nil, firstErr
+	}
+	return w, nil
+}
+
+// Update refreshes the metadata in every tier holding the entry.
+func (s *Store) Update(ctx context.Context, key string, meta *store.Meta) error {
+	found := false
+	var firstErr error
+	for _, t := range s.tiers {
+		err := t.Update(ctx, key, meta.Clone())
+		switch {
+		case err == nil:
+			found = true
+		case !errors.Is(err, store.ErrNotFound) && firstErr == nil:
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	if !found {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// Delete removes the entry from every tier.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	var firstErr error
+	for _, t := range s.tiers {
+		if err := t.Delete(ctx, key); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// Stats sums the tiers' statistics.
+func (s *Store) Stats() store.Stats {
+	var sum store.Stats
+	for _, t := range s.tiers {
+		st := t.Stats()
+		sum.Entries += st.Entries
+		sum.Bytes += st.Bytes
+		sum.Capacity += st.Capacity
+		sum.Evictions += st.Evictions
+	}
+	return sum
+}
+
+// Close closes every tier.
+func (s *Store) Close() error {
+	var firstErr error
+	for _, t := range s.tiers {
+		if err := t.Close(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// writer writes through to one writer per tier. A tier that refuses the
+// object (too large for it) drops out; the write fails only when every
+// tier has dropped out.
+type writer struct {
+	mu sync.Mutex
+	ws []store.Writer // live tier writers, fastest first
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var lastErr error
+	live := w.ws[:0]
+	for _, tw := range w.ws {
+		if _, err := tw.Write(p); err != nil {
+			tw.Abort()
+			lastErr = err
+			continue
+		}
+		live = append(live, tw)
+	}
+	w.ws = live
+	if len(w.ws) == 0 {
+		if lastErr == nil {
+			lastErr = store.ErrAborted
+		}
+		return 0, lastErr
+	}
+	return len(p), nil
+}
+
+func (w *writer) Commit() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.ws) == 0 {
+		return store.ErrAborted
+	}
+	var committed bool
+	var firstErr error
+	for _, tw := range w.ws {
+		if err := tw.Commit(); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		committed = true
+	}
+	if committed {
+		return nil
+	}
+	return firstErr
+}
+
+func (w *writer) Abort() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, tw := range w.ws {
+		tw.Abort()
+	}
+	w.ws = nil
+}
+
+// NewReader follows the slowest (largest) tier still writing: it is the
+// one least likely to refuse the object part-way, which would cut the
+// reader off.
+func (w *writer) NewReader() io.ReadCloser {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.ws) == 0 {
+		return io.NopCloser(errReader{store.ErrAborted})
+	}
+	return w.ws[len(w.ws)-1].NewReader()
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
