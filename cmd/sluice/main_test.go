@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -215,5 +216,71 @@ func TestBinary(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("sluice did not exit after SIGTERM")
+	}
+}
+
+// TestBinaryCacheRestart runs the binary with a disk cache, stores a
+// response, restarts it on the same directory, and gets the response from
+// disk without asking the origin again.
+func TestBinaryCacheRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "sluice")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var hits atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Cache-Control", "max-age=3600")
+		io.WriteString(w, "stored body")
+	}))
+	defer origin.Close()
+	dir := t.TempDir()
+	run := func() (cacheStatus string) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+		ln.Close()
+		cmd := exec.Command(bin, port, "--allow-dest", "127.0.0.0/8", "--cache-dir", dir)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}()
+		proxyURL, _ := url.Parse("http://127.0.0.1:" + port)
+		client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 10 * time.Second}
+		var resp *http.Response
+		var err error
+		for i := 0; i < 100; i++ {
+			if resp, err = client.Get(origin.URL + "/doc"); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("proxy never answered: %v\n%s", err, errb.String())
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "stored body" {
+			t.Fatalf("got body %q", body)
+		}
+		return resp.Header.Get("Cache-Status")
+	}
+	cs := run()
+	if !strings.Contains(cs, "stored") {
+		t.Fatalf("first run: Cache-Status %q, want the response stored", cs)
+	}
+	cs = run()
+	if !strings.HasPrefix(cs, "sluice; hit") {
+		t.Errorf("after restart: Cache-Status %q, want a hit", cs)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("origin asked %d times, want 1 (the second run should answer from disk)", n)
 	}
 }

@@ -57,6 +57,11 @@ func MetaSize(m *Meta) int {
 
 // DecodeMeta decodes a record written by AppendMeta. It returns an error,
 // never panics, on any malformed input.
+//
+// It runs on every cache hit, so it allocates little: the field names and
+// values are substrings of one copy of the record, and the value slices
+// share one backing array (capped, so appending to one field cannot
+// overwrite the next).
 func DecodeMeta(b []byte) (*Meta, error) {
 	d := decoder{b: b}
 	if v := d.byte(); v != metaVersion {
@@ -66,19 +71,26 @@ func DecodeMeta(b []byte) (*Meta, error) {
 	m.RequestTime = fromUnixNano(d.varint())
 	m.ResponseTime = fromUnixNano(d.varint())
 	n := d.uvarint(maxFields)
+	if d.err != nil || n > uint64(len(d.b)) {
+		return nil, errBadMeta
+	}
+	d.s = string(d.b) // one copy; names and values are substrings of it
+	d.base = len(b) - len(d.b)
+	d.full = b
 	m.Header = make(http.Header, n+6) // room for the fields added when served (Age, Cache-Status, Via …)
+	values := make([]string, 0, n)
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		name := string(d.bytes())
+		name := d.str()
 		nv := d.uvarint(maxFields)
-		if nv > uint64(len(d.b)) {
+		if d.err != nil || nv > uint64(len(d.b)) {
 			d.err = errBadMeta
 			break
 		}
-		values := make([]string, 0, nv)
+		start := len(values)
 		for j := uint64(0); j < nv && d.err == nil; j++ {
-			values = append(values, string(d.bytes()))
+			values = append(values, d.str())
 		}
-		m.Header[name] = values
+		m.Header[name] = values[start:len(values):len(values)]
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return nil, errBadMeta
@@ -87,8 +99,23 @@ func DecodeMeta(b []byte) (*Meta, error) {
 }
 
 type decoder struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	s    string // string(full[base:]), for str
+	full []byte
+	base int
+}
+
+// str reads a length-prefixed string as a substring of d.s.
+func (d *decoder) str() string {
+	n := d.uvarint(maxFieldSize)
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.err = errBadMeta
+		return ""
+	}
+	off := len(d.full) - len(d.b) - d.base
+	d.b = d.b[n:]
+	return d.s[off : off+int(n)]
 }
 
 func (d *decoder) byte() byte {
@@ -119,17 +146,6 @@ func (d *decoder) varint() int64 {
 	}
 	d.b = d.b[n:]
 	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint(maxFieldSize)
-	if d.err != nil || n > uint64(len(d.b)) {
-		d.err = errBadMeta
-		return nil
-	}
-	s := d.b[:n]
-	d.b = d.b[n:]
-	return s
 }
 
 func uvarintLen(v uint64) int {
