@@ -99,8 +99,8 @@ type Store struct {
 	// a key absent from the index has no file, and Get answers a miss
 	// without a system call (every uncacheable request asks).
 	indexed atomic.Bool
-	kick   chan struct{} // wakes the evictor; capacity 1, sends never block
-	wg     sync.WaitGroup
+	kick    chan struct{} // wakes the evictor; capacity 1, sends never block
+	wg      sync.WaitGroup
 
 	// mu guards the index and orders every change of an entry's file
 	// (rename into place, removal) with the index's view of it, so the
