@@ -379,6 +379,11 @@ func (c *Cache) startStore(ctx context.Context, r *http.Request, resp *http.Resp
 	if c.maxObj > 0 && resp.ContentLength > c.maxObj {
 		return nil, "too large"
 	}
+	// A body the store would refuse part-way must not be started: the
+	// clients following the fill would lose the rest of it.
+	if l, ok := c.store.(store.Limiter); ok && resp.ContentLength > l.MaxObjectSize() && l.MaxObjectSize() > 0 {
+		return nil, "too large for the store"
+	}
 	rcc := semantics.ParseResponseDirectives(resp.Header)
 	meta := &store.Meta{
 		Status:       resp.StatusCode,

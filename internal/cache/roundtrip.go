@@ -56,7 +56,7 @@ func (c *Cache) RoundTripRecord(r *http.Request, rec *accesslog.Record) (*http.R
 		(reqCC.MinFresh.Present && (reqCC.MinFresh.Invalid || life-age < seconds(reqCC.MinFresh)))
 	// RFC 9111 §5.2.2.4: no-cache on the response means every use needs a
 	// successful revalidation.
-	mustCheck := rcc.NoCache && len(rcc.NoCacheFields) == 0
+	mustCheck := rcc.NoCache // unqualified; qualified fields were not stored
 	mayStale := semantics.MayServeStale(rcc)
 
 	if !forced && !mustCheck {
@@ -236,7 +236,7 @@ func (c *Cache) revalidate(r *http.Request, rec *accesslog.Record, primary strin
 	restoreConditionals(r.Header, client)
 	if err != nil {
 		if c.staleIfError(rcc, reqCC, staleness) {
-			return c.staleOnError(r, rec, l, age, life, "origin unreachable"), nil
+			return c.staleOnError(r, rec, l, age, life, 0), nil
 		}
 		l.entry.Close()
 		record(rec, "TCP_REFRESH_FAIL_ERR", "HIER_DIRECT")
@@ -270,7 +270,7 @@ func (c *Cache) revalidate(r *http.Request, rec *accesslog.Record, primary strin
 		return c.serve(r, rec, l.entry, m, newAge, cs, "TCP_REFRESH_UNMODIFIED", "HIER_DIRECT"), nil
 	case resp.StatusCode >= 500 && c.staleIfError(rcc, reqCC, staleness):
 		discard(resp)
-		return c.staleOnError(r, rec, l, age, life, "origin answered "+strconv.Itoa(resp.StatusCode)), nil
+		return c.staleOnError(r, rec, l, age, life, resp.StatusCode), nil
 	case resp.StatusCode == http.StatusNotModified:
 		// A 304 for a different representation than the one stored
 		// cannot be used; ask again without validators.
@@ -282,12 +282,17 @@ func (c *Cache) revalidate(r *http.Request, rec *accesslog.Record, primary strin
 		restoreConditionals(r.Header, client)
 		return c.fetch(r, rec, primary, reqCC, nil, fwd, "TCP_REFRESH_MODIFIED")
 	}
-	l.entry.Close()
 	if r.Method == http.MethodHead {
 		// RFC 9111 §4.3.5: a HEAD response freshens or invalidates the
 		// stored GET response; it is never stored itself.
 		c.freshenWithHead(r, l, resp.Header, reqTime, respTime)
+	} else if resp.StatusCode < 500 {
+		// The stored response is outdated whether or not the new one
+		// may be stored in its place. (A server error says nothing
+		// about it: it stays, for stale-if-error.)
+		c.store.Delete(context.WithoutCancel(r.Context()), l.key)
 	}
+	l.entry.Close()
 	c.stats.refreshed.Add(1)
 	return c.stored(r, rec, primary, reqCC, nil, resp, reqTime, respTime, "sluice; fwd="+fwd+"; fwd-status="+strconv.Itoa(resp.StatusCode), "TCP_REFRESH_MODIFIED"), nil
 }
@@ -308,9 +313,19 @@ func (c *Cache) staleIfError(rcc semantics.ResponseDirectives, reqCC semantics.R
 	return ok(rcc.StaleIfError) || ok(reqCC.StaleIfError)
 }
 
-func (c *Cache) staleOnError(r *http.Request, rec *accesslog.Record, l lookup, age, life time.Duration, why string) *http.Response {
+// staleOnError serves the stale l because the origin failed: status is
+// what it answered, or 0 when it could not be reached.
+func (c *Cache) staleOnError(r *http.Request, rec *accesslog.Record, l lookup, age, life time.Duration, status int) *http.Response {
 	c.stats.stale.Add(1)
-	cs := "sluice; hit; ttl=" + strconv.FormatInt(int64((life-age)/time.Second), 10) + "; detail=stale-if-error"
+	// RFC 9211 §2.2: the request went forward; the stored response was
+	// used because of what came back.
+	cs := "sluice; fwd=stale"
+	why := "origin unreachable"
+	if status != 0 {
+		cs += "; fwd-status=" + strconv.Itoa(status)
+		why = "origin answered " + strconv.Itoa(status)
+	}
+	cs += "; ttl=" + strconv.FormatInt(int64((life-age)/time.Second), 10) + "; detail=stale-if-error"
 	c.log.Debug("cache: serving stale", "key", l.key, "why", why)
 	return c.serve(r, rec, l.entry, l.meta, age, cs, "TCP_REFRESH_FAIL_OLD", "HIER_DIRECT")
 }
@@ -396,7 +411,7 @@ func (c *Cache) revalidateInBackground(r *http.Request, key string, m *store.Met
 			discard(resp)
 			return
 		}
-		_, err = io.Copy(w.w, resp.Body)
+		w.n, err = io.Copy(w.w, resp.Body)
 		resp.Body.Close()
 		if err == nil && (resp.ContentLength < 0 || w.n == resp.ContentLength) {
 			if w.w.Commit() == nil {

@@ -57,9 +57,13 @@ func parseRFC850(s string) (time.Time, bool) {
 	if !ok1 || !ok2 || month < 0 {
 		return time.Time{}, false
 	}
-	year := 1900 + yy
-	if yy < 70 {
-		year = 2000 + yy
+	// RFC 9110 §5.6.7: a two-digit year more than 50 years in the future
+	// is the most recent past year with those digits. This is the one
+	// rule that needs the current year; it is read here.
+	cur := time.Now().UTC().Year()
+	year := cur - cur%100 + yy
+	if year > cur+50 {
+		year -= 100
 	}
 	return build(year, month, day, r[12:20])
 }

@@ -245,10 +245,17 @@ func nextDirective(s string) (d directive, rest string) {
 		i++
 	}
 	d.name = s[start:i]
-	i = skipOWS(s, i)
-	if i < len(s) && s[i] == '=' {
+	if j := skipOWS(s, i); j < len(s) && s[j] == '=' {
+		// RFC 9111 §5.2: token [ "=" ( token / quoted-string ) ], with no
+		// whitespace around "=": "max-age = 5" is not a valid directive.
+		if j != i {
+			d.bad = true
+		}
 		d.hasArg = true
-		i = skipOWS(s, i+1)
+		i = skipOWS(s, j+1)
+		if i != j+1 {
+			d.bad = true
+		}
 		if i < len(s) && s[i] == '"' {
 			end, ok := quotedEnd(s, i)
 			if ok {
@@ -269,8 +276,8 @@ func nextDirective(s string) (d directive, rest string) {
 				d.bad = true
 			}
 		}
-		i = skipOWS(s, i)
 	}
+	i = skipOWS(s, i)
 	if i < len(s) && s[i] != ',' {
 		d.bad = true
 		i = skipElement(s, i)

@@ -120,6 +120,13 @@ type Writer interface {
 	NewReader() io.ReadCloser
 }
 
+// Limiter is implemented by stores that refuse bodies above a size, so a
+// caller can avoid starting an entry that would fail part-way.
+type Limiter interface {
+	// MaxObjectSize returns the largest body the store accepts.
+	MaxObjectSize() int64
+}
+
 // Stats is a store's size and activity; counters only grow.
 type Stats struct {
 	Entries   int64 // committed entries held

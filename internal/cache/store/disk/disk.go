@@ -349,3 +349,6 @@ func (s *Store) usable(ctx context.Context) error {
 	}
 	return nil
 }
+
+// MaxObjectSize returns the largest body the store accepts.
+func (s *Store) MaxObjectSize() int64 { return s.maxObject }

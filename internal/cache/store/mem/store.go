@@ -266,3 +266,6 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// MaxObjectSize returns the largest body the store accepts.
+func (s *Store) MaxObjectSize() int64 { return s.maxObject }

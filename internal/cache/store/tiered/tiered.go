@@ -38,6 +38,20 @@ func New(tiers ...store.Store) *Store {
 	return s
 }
 
+// MaxObjectSize returns the largest body some tier accepts, or 0 when a
+// tier has no limit it tells.
+func (s *Store) MaxObjectSize() int64 {
+	var n int64
+	for _, t := range s.tiers {
+		l, ok := t.(store.Limiter)
+		if !ok {
+			return 0
+		}
+		n = max(n, l.MaxObjectSize())
+	}
+	return n
+}
+
 // Tiers returns the stacked stores, fastest first.
 func (s *Store) Tiers() []store.Store { return s.tiers }
 
