@@ -119,8 +119,11 @@ func (c *Cache) miss(r *http.Request, rec *accesslog.Record, primary string, req
 	c.inflight[primary] = f
 	c.mu.Unlock()
 
+	// The fetch keeps the request's values (its trace relays 1xx) but not
+	// its cancellation; it ends when every client has gone, or at Close.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	f.cancelCtx = cancel
+	stop := context.AfterFunc(c.ctx, cancel)
+	f.cancelCtx = func() { stop(); cancel() }
 	h := &holder{f: f}
 	h.stop = context.AfterFunc(r.Context(), h.release)
 	resp, err := c.fetch(r.WithContext(ctx), rec, primary, reqCC, f, fwd, result)

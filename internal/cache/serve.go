@@ -49,7 +49,7 @@ func (c *Cache) serve(r *http.Request, rec *accesslog.Record, e store.Entry, m *
 	}
 	record(rec, result, hier)
 	resp := &http.Response{
-		Status: strconv.Itoa(status) + " " + http.StatusText(status), StatusCode: status,
+		Status: statusLine(status), StatusCode: status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Request: r,
 	}
@@ -75,7 +75,9 @@ func (c *Cache) serve(r *http.Request, rec *accesslog.Record, e store.Entry, m *
 		}
 	}
 	resp.ContentLength = end - start
-	h["Content-Length"] = []string{strconv.FormatInt(end-start, 10)}
+	if cl := h["Content-Length"]; len(cl) != 1 || !decimalIs(cl[0], end-start) {
+		h["Content-Length"] = []string{strconv.FormatInt(end-start, 10)}
+	}
 	if r.Method == http.MethodHead || end == start {
 		e.Close()
 		resp.Body = http.NoBody
@@ -87,6 +89,20 @@ func (c *Cache) serve(r *http.Request, rec *accesslog.Record, e store.Entry, m *
 	}
 	resp.Body = b
 	return resp
+}
+
+// decimalIs reports whether s is the decimal form of n.
+func decimalIs(s string, n int64) bool {
+	v, err := strconv.ParseInt(s, 10, 64)
+	return err == nil && v == n && s[0] != '+' && (len(s) == 1 || s[0] != '0')
+}
+
+// statusLine returns "200 OK" and the like, without allocating for 200.
+func statusLine(code int) string {
+	if code == http.StatusOK {
+		return "200 OK"
+	}
+	return strconv.Itoa(code) + " " + http.StatusText(code)
 }
 
 // ageValue formats an Age field value: whole seconds, saturated at 2^31

@@ -375,8 +375,13 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 	announced := resp.Header["Trailer"]
 	removeHopByHop(resp.Header, false)
 	addVia(resp.Header, h.viaValue(resp.ProtoMajor, resp.ProtoMinor))
-	for k, vv := range resp.Header {
-		hdr[k] = vv
+	if hs, ok := w.(headerSetter); ok && len(hdr) == 0 {
+		hs.SetHeader(resp.Header) // the handler owns resp; no copy needed
+		hdr = resp.Header
+	} else {
+		for k, vv := range resp.Header {
+			hdr[k] = vv
+		}
 	}
 	if len(announced) > 0 && resp.ContentLength < 0 {
 		hdr["Trailer"] = announced
@@ -417,6 +422,10 @@ type clientWriteError struct{}
 func (*clientWriteError) Error() string { return "writing to client failed" }
 
 type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
+
+// headerSetter is implemented by ResponseWriters (internal/server's) that
+// can adopt a whole header map.
+type headerSetter interface{ SetHeader(http.Header) }
 
 // splicer is implemented by upstream response bodies that can hand their
 // bytes to a destination without copying them through user space.

@@ -32,6 +32,11 @@ type conn struct {
 	nc       net.Conn
 	remote   string
 	br       *bufio.Reader
+	src      sockReader // what br reads from: nc, noting short reads
+	rc       syscall.RawConn
+	polled   bool               // for pollFn
+	pollFn   func(uintptr) bool // passed to rc.Read; built once, so waiting allocates nothing
+	tmpl     *http.Request      // empty request with the connection's context and address
 	head     []byte
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -149,7 +154,7 @@ func (c *conn) waitRequest(wait time.Duration) bool {
 		return !c.srv.shutting.Load() // a pipelined request is waiting
 	}
 	if c.br == nil {
-		c.br = getReader(c.nc)
+		c.br = getReader(&c.src)
 	}
 	hot := hotWait
 	if wait > 0 && wait < hot {
@@ -159,7 +164,10 @@ func (c *conn) waitRequest(wait time.Duration) bool {
 	if c.srv.shutting.Load() {
 		return false // shutdown may have woken us just before the line above
 	}
-	_, err := c.br.Peek(1)
+	err := c.awaitData()
+	if err == nil {
+		_, err = c.br.Peek(1)
+	}
 	if err == nil {
 		return true
 	}
@@ -185,8 +193,53 @@ func (c *conn) waitRequest(wait time.Duration) bool {
 	if !waitReadable(c.nc) {
 		return false
 	}
-	c.br = getReader(c.nc)
+	c.br = getReader(&c.src)
 	return true
+}
+
+// sockReader reads from a connection and notes whether the last read
+// returned less than asked: the socket was drained at that moment.
+type sockReader struct {
+	nc    net.Conn
+	short bool
+}
+
+func (s *sockReader) Read(p []byte) (int, error) {
+	n, err := s.nc.Read(p)
+	s.short = n < len(p)
+	return n, err
+}
+
+// awaitData waits, honouring the read deadline, until the socket may have
+// bytes. When the last read drained the socket, the next request cannot
+// have arrived unannounced (the poller is edge-triggered and records every
+// arrival since), so it waits for the poller first instead of trying a
+// read that would fail with EAGAIN: one system call less per keep-alive
+// request. Otherwise it returns at once and the read finds out.
+func (c *conn) awaitData() error {
+	if !c.src.short {
+		return nil
+	}
+	if c.rc == nil {
+		sc, ok := c.nc.(syscall.Conn)
+		if !ok {
+			return nil
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return nil
+		}
+		c.rc = rc
+		c.pollFn = func(uintptr) bool {
+			if c.polled {
+				return true
+			}
+			c.polled = true
+			return false // not yet: wait for the poller, then come back
+		}
+	}
+	c.polled = false
+	return c.rc.Read(c.pollFn)
 }
 
 // waitReadable blocks until nc has bytes (or EOF) to read, honouring its
@@ -223,14 +276,18 @@ func (c *conn) serveOne() (keep bool) {
 		c.reject(err, start, "")
 		return false
 	}
-	r, err := parseRequest(s)
-	if err != nil {
+	if c.tmpl == nil {
+		c.tmpl = (&http.Request{RemoteAddr: c.remote}).WithContext(c.ctx)
+	}
+	// A copy of the connection's template carries its context and
+	// address: one allocation per request instead of two.
+	r := new(http.Request)
+	*r = *c.tmpl
+	if err := parseRequestInto(r, s); err != nil {
 		c.reject(err, start, s)
 		return false
 	}
 	c.nc.SetReadDeadline(time.Time{})
-	r.RemoteAddr = c.remote
-	r = r.WithContext(c.ctx)
 
 	bw := getWriter(c.nc)
 	w := &response{c: c, req: r, header: make(http.Header), bw: bw}

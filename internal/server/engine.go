@@ -63,6 +63,7 @@ func (e *engine) serve(ln net.Listener) error {
 		}
 		backoff = 0
 		c := &conn{srv: e, nc: nc, remote: nc.RemoteAddr().String()}
+		c.src.nc = nc
 		c.ctx, c.cancel = context.WithCancel(e.baseCtx)
 		if !e.track(c) {
 			nc.Close()

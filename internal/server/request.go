@@ -77,22 +77,32 @@ func (c *conn) readHead(br *bufio.Reader, limit int) (string, error) {
 // colon, obs-fold, control characters, conflicting or malformed framing,
 // and a Host missing, repeated or invalid are all 400.
 func parseRequest(s string) (*http.Request, error) {
+	r := new(http.Request)
+	if err := parseRequestInto(r, s); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// parseRequestInto is parseRequest filling r, which may carry a context
+// and remote address already.
+func parseRequestInto(r *http.Request, s string) error {
 	line, rest := cutLine(s)
 	sp1 := strings.IndexByte(line, ' ')
 	if sp1 <= 0 {
-		return nil, badRequest("malformed request line")
+		return badRequest("malformed request line")
 	}
 	method := line[:sp1]
 	line = line[sp1+1:]
 	sp2 := strings.IndexByte(line, ' ')
 	if sp2 <= 0 {
-		return nil, badRequest("malformed request line")
+		return badRequest("malformed request line")
 	}
 	target, proto := line[:sp2], line[sp2+1:]
 	if !wire.IsToken(method) {
-		return nil, badRequest("invalid method")
+		return badRequest("invalid method")
 	}
-	r := &http.Request{Method: method, RequestURI: target, Proto: proto}
+	r.Method, r.RequestURI, r.Proto = method, target, proto
 	switch proto {
 	case "HTTP/1.1":
 		r.ProtoMajor, r.ProtoMinor = 1, 1
@@ -100,48 +110,48 @@ func parseRequest(s string) (*http.Request, error) {
 		r.ProtoMajor, r.ProtoMinor = 1, 0
 	default:
 		if len(proto) == 8 && strings.HasPrefix(proto, "HTTP/") && proto[5] >= '0' && proto[5] <= '9' && proto[6] == '.' && proto[7] >= '0' && proto[7] <= '9' {
-			return nil, &requestError{http.StatusHTTPVersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported"}
+			return &requestError{http.StatusHTTPVersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported"}
 		}
-		return nil, badRequest("malformed request line")
+		return badRequest("malformed request line")
 	}
 	for i := 0; i < len(target); i++ {
 		if c := target[i]; c <= ' ' || c >= 0x7f {
-			return nil, badRequest("invalid character in request target")
+			return badRequest("invalid character in request target")
 		}
 	}
 
 	h, err := parseFields(rest)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.Header = h
 
 	if err := setTarget(r, target); err != nil {
-		return nil, err
+		return err
 	}
 	hosts := h["Host"]
 	switch {
 	case len(hosts) > 1:
-		return nil, badRequest("more than one Host header")
+		return badRequest("more than one Host header")
 	case len(hosts) == 1:
 		if !validHost(hosts[0]) {
-			return nil, badRequest("invalid Host header")
+			return badRequest("invalid Host header")
 		}
 		if r.Host == "" {
 			r.Host = hosts[0]
 		}
 	case r.ProtoMinor == 1 && r.Method != http.MethodConnect:
 		// RFC 9112 §3.2 (CONNECT's authority is its target).
-		return nil, badRequest("missing Host header")
+		return badRequest("missing Host header")
 	}
 	delete(h, "Host")
 
 	if err := setFraming(r); err != nil {
-		return nil, err
+		return err
 	}
 	conn := h["Connection"]
 	r.Close = wire.HasToken(conn, "close") || r.ProtoMinor == 0 && !wire.HasToken(conn, "keep-alive")
-	return r, nil
+	return nil
 }
 
 // setTarget interprets the request target in its four forms.

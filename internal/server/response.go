@@ -57,6 +57,16 @@ var ErrBodyNotAllowed = http.ErrBodyNotAllowed
 
 func (w *response) Header() http.Header { return w.header }
 
+// SetHeader replaces the header map with h, which the response then owns.
+// A proxy that already holds a response's whole header map uses it rather
+// than copying field by field into a map that grows on every response.
+// It does nothing once the header is written.
+func (w *response) SetHeader(h http.Header) {
+	if !w.wroteHeader && !w.hijacked {
+		w.header = h
+	}
+}
+
 func (w *response) WriteHeader(code int) {
 	if w.hijacked || w.wroteHeader {
 		return
