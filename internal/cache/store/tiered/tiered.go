@@ -144,12 +144,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return firstErr
 }
 
-// Stats sums the tiers' statistics.
+// Stats sums the tiers' bytes, budgets and evictions. Entries is the
+// largest tier's count: writes go through to every tier, so an entry in a
+// fast tier is usually in the slower one too and must not count twice.
 func (s *Store) Stats() store.Stats {
 	var sum store.Stats
 	for _, t := range s.tiers {
 		st := t.Stats()
-		sum.Entries += st.Entries
+		sum.Entries = max(sum.Entries, st.Entries)
 		sum.Bytes += st.Bytes
 		sum.Capacity += st.Capacity
 		sum.Evictions += st.Evictions
