@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"sluice/internal/accesslog"
@@ -160,7 +161,7 @@ func synth(r *http.Request, status int, h http.Header, body string) *http.Respon
 		Header: h, ContentLength: int64(len(body)), Request: r, Body: http.NoBody,
 	}
 	if r.Method != http.MethodHead && body != "" {
-		resp.Body = io.NopCloser(stringsReader(body))
+		resp.Body = io.NopCloser(strings.NewReader(body))
 	}
 	return resp
 }

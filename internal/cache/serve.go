@@ -205,28 +205,13 @@ func variantKey(primary, gen, varyKey string) string {
 	return primary + "\x00" + gen + "\x00" + varyKey
 }
 
-// hopByHop are the fields never stored (RFC 9111 §3.1): they describe one
-// connection, not the response.
-var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Transfer-Encoding", "Trailer", "Upgrade", "Proxy-Authenticate", "Proxy-Authorization"}
-
 // storedHeader returns the fields of h to store: without hop-by-hop
 // fields (RFC 9111 §3.1), and without the fields a qualified private or
 // no-cache directive names (§5.2.2.4, §5.2.2.7: a shared cache must not
 // store or reuse them).
 func storedHeader(h http.Header, rcc semantics.ResponseDirectives) http.Header {
 	out := h.Clone()
-	for _, line := range h["Connection"] {
-		for line != "" {
-			var name string
-			name, line = wire.NextElement(line)
-			if name != "" {
-				delete(out, http.CanonicalHeaderKey(name))
-			}
-		}
-	}
-	for _, k := range hopByHop {
-		delete(out, k)
-	}
+	wire.RemoveHopByHop(out)
 	for _, k := range rcc.PrivateFields {
 		delete(out, http.CanonicalHeaderKey(k))
 	}
@@ -247,5 +232,3 @@ func origin(u *url.URL) string {
 	k := Key(&url.URL{Scheme: u.Scheme, Host: u.Host})
 	return k
 }
-
-func stringsReader(s string) io.Reader { return strings.NewReader(s) }

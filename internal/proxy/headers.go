@@ -9,21 +9,6 @@ import (
 	"sluice/internal/wire"
 )
 
-// hopHeaders are removed in both directions whatever Connection says
-// (RFC 9110 §7.6.1; Proxy-Connection and Keep-Alive are de-facto ones,
-// Proxy-Authorization/-Authenticate belong to this hop).
-var hopHeaders = [...]string{
-	"Connection",
-	"Proxy-Connection",
-	"Keep-Alive",
-	"Te",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
-	"Proxy-Authorization",
-	"Proxy-Authenticate",
-}
-
 // removeHopByHop deletes the hop-by-hop fields of h: every field named in
 // any Connection line (RFC 9110 §7.6.1), then the fixed set. It returns the
 // Upgrade protocol when keepUpgrade is set and the message asks to upgrade
@@ -37,23 +22,7 @@ func removeHopByHop(h http.Header, keepUpgrade bool) (upgrade string) {
 			}
 		}
 	}
-	for _, line := range conn {
-		for line != "" {
-			var name string
-			name, line = wire.NextElement(line)
-			if name == "" {
-				continue
-			}
-			if _, ok := h[name]; ok {
-				delete(h, name)
-			} else {
-				delete(h, http.CanonicalHeaderKey(name))
-			}
-		}
-	}
-	for _, k := range hopHeaders {
-		delete(h, k)
-	}
+	wire.RemoveHopByHop(h)
 	return upgrade
 }
 
