@@ -290,7 +290,7 @@ func (c *conn) serveOne() (keep bool) {
 	c.nc.SetReadDeadline(time.Time{})
 
 	bw := getWriter(c.nc)
-	w := &response{c: c, req: r, header: make(http.Header), bw: bw}
+	w := &response{c: c, req: r, bw: bw}
 	var b *body
 	if r.ContentLength != 0 && r.Method != http.MethodConnect {
 		c.readAborted.Store(false)
@@ -301,7 +301,7 @@ func (c *conn) serveOne() (keep bool) {
 		r.Body = http.NoBody
 	}
 	if ex := r.Header["Expect"]; len(ex) > 0 && !wire.HasToken(ex, "100-continue") {
-		w.header["Connection"] = []string{"close"}
+		w.Header()["Connection"] = []string{"close"}
 		http.Error(w, "417 Expectation Failed: only 100-continue is supported", http.StatusExpectationFailed)
 		w.finish()
 		putWriter(bw)

@@ -55,16 +55,33 @@ var (
 // (1xx, 204, 304).
 var ErrBodyNotAllowed = http.ErrBodyNotAllowed
 
-func (w *response) Header() http.Header { return w.header }
+// Header returns the response's header map, made on first use: a
+// handler that brings its own (SetHeader) never pays for one.
+func (w *response) Header() http.Header {
+	if w.header == nil {
+		w.header = make(http.Header)
+	}
+	return w.header
+}
 
-// SetHeader replaces the header map with h, which the response then owns.
+// SetHeader makes h the response's header map, which the response then
+// owns; fields set earlier through Header are kept unless h has them too.
 // A proxy that already holds a response's whole header map uses it rather
 // than copying field by field into a map that grows on every response.
 // It does nothing once the header is written.
 func (w *response) SetHeader(h http.Header) {
-	if !w.wroteHeader && !w.hijacked {
-		w.header = h
+	if w.wroteHeader || w.hijacked {
+		return
 	}
+	if h == nil {
+		h = make(http.Header)
+	}
+	for k, v := range w.header {
+		if _, ok := h[k]; !ok {
+			h[k] = v
+		}
+	}
+	w.header = h
 }
 
 func (w *response) WriteHeader(code int) {
@@ -149,7 +166,7 @@ func (w *response) sendHeader(final bool) {
 	}
 	w.mu.Unlock()
 
-	h := w.header
+	h := w.Header()
 	code := w.status
 	w.noBody = code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
 	w.length = -1
