@@ -64,6 +64,7 @@ type Cache struct {
 	reval    map[string]bool      // store keys being revalidated in the background
 	pass     map[string]time.Time // primary keys recently found uncacheable → until
 	stats    counters
+	memo     *memo
 }
 
 var _ http.RoundTripper = (*Cache)(nil)
@@ -86,6 +87,7 @@ func New(o Options) *Cache {
 		inflight: make(map[string]*fill),
 		reval:    make(map[string]bool),
 		pass:     make(map[string]time.Time),
+		memo:     newMemo(),
 	}
 	if c.revalTO <= 0 {
 		c.revalTO = 30 * time.Second
@@ -112,7 +114,7 @@ func (c *Cache) Store() store.Store { return c.store }
 
 // RoundTrip implements http.RoundTripper.
 func (c *Cache) RoundTrip(r *http.Request) (*http.Response, error) {
-	return c.RoundTripRecord(r, nil)
+	return c.RoundTripRecord(r, nil, nil)
 }
 
 // Key returns the primary cache key of an absolute URL (RFC 9111 §2):
@@ -121,21 +123,30 @@ func (c *Cache) RoundTrip(r *http.Request) (*http.Response, error) {
 func Key(u *url.URL) string {
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if p := u.Port(); p != "" && !(scheme == "http" && p == "80") && !(scheme == "https" && p == "443") {
-		host += ":" + p
+	port := u.Port()
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
 	}
 	path := u.EscapedPath()
 	if path == "" {
 		path = "/"
 	}
+	ipv6 := strings.Contains(host, ":")
 	var b strings.Builder
-	b.Grow(len(scheme) + 3 + len(host) + len(path) + 1 + len(u.RawQuery))
+	b.Grow(len(scheme) + 3 + len(host) + 2 + 1 + len(port) + len(path) + 1 + len(u.RawQuery))
 	b.WriteString(scheme)
 	b.WriteString("://")
+	if ipv6 {
+		b.WriteByte('[')
+	}
 	b.WriteString(host)
+	if ipv6 {
+		b.WriteByte(']')
+	}
+	if port != "" {
+		b.WriteByte(':')
+		b.WriteString(port)
+	}
 	b.WriteString(path)
 	if u.RawQuery != "" || u.ForceQuery {
 		b.WriteByte('?')

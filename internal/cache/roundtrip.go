@@ -17,16 +17,22 @@ import (
 // RoundTripRecord answers r from the cache or forwards it through Next,
 // and records the outcome as Squid result codes in rec when rec is not
 // nil. r must be an outbound request (absolute URL, hop-by-hop fields
-// already removed); the cache may modify its header.
-func (c *Cache) RoundTripRecord(r *http.Request, rec *accesslog.Record) (*http.Response, error) {
+// already removed); the cache may modify its header. When upstream is not
+// nil, a request about to contact the origin is first passed through it
+// (the proxy attaches its relay of 1xx responses there, which a hit does
+// not need).
+func (c *Cache) RoundTripRecord(r *http.Request, rec *accesslog.Record, upstream func(*http.Request) *http.Request) (*http.Response, error) {
+	if upstream == nil {
+		upstream = noPrep
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	default:
-		return c.forwardOther(r, rec)
+		return c.forwardOther(upstream(r), rec)
 	}
 	if (r.Body != nil && r.Body != http.NoBody) || len(r.Header["Upgrade"]) > 0 {
 		// A GET with a body or an upgrade is not a plain retrieval.
-		return c.forward(r, rec, "bypass")
+		return c.forward(upstream(r), rec, "bypass")
 	}
 	primary := Key(r.URL)
 	reqCC := semantics.ParseRequestDirectives(r.Header)
@@ -39,14 +45,11 @@ func (c *Cache) RoundTripRecord(r *http.Request, rec *accesslog.Record) (*http.R
 		if l.varyMiss {
 			fwd = "vary-miss"
 		}
-		return c.miss(r, rec, primary, reqCC, fwd)
+		return c.miss(upstream(r), rec, primary, reqCC, fwd)
 	}
 
-	now := c.now()
-	m := l.meta
-	age := semantics.CurrentAge(m.Header, m.RequestTime, m.ResponseTime, now)
-	life, _ := semantics.FreshnessLifetime(m.Status, m.Header, m.ResponseTime, c.rules)
-	rcc := semantics.ParseResponseDirectives(m.Header)
+	age := l.p.age(c.now())
+	life, rcc := l.p.life, l.p.rcc
 	fresh := life > age
 	staleness := age - life
 
@@ -81,16 +84,18 @@ func (c *Cache) RoundTripRecord(r *http.Request, rec *accesslog.Record) (*http.R
 	// response and revalidate once in the background.
 	if !fresh && !forced && !mustCheck && mayStale && rcc.StaleWhileRevalidate.Present &&
 		!rcc.StaleWhileRevalidate.Invalid && staleness <= seconds(rcc.StaleWhileRevalidate) {
-		c.revalidateInBackground(r, l.key, m.Clone())
+		c.revalidateInBackground(r, l.key, l.p.meta.Clone())
 		return c.hit(r, rec, l, age, life, "stale-while-revalidate", true), nil
 	}
-	return c.revalidate(r, rec, primary, reqCC, l, age, life, rcc, forced && fresh)
+	return c.revalidate(upstream(r), rec, primary, reqCC, l, age, life, rcc, forced && fresh)
 }
+
+func noPrep(r *http.Request) *http.Request { return r }
 
 // lookup is what a cache lookup found.
 type lookup struct {
 	entry    store.Entry // nil on a miss
-	meta     *store.Meta // entry's metadata, owned by the caller
+	p        *parsed     // entry's metadata, shared: read only
 	key      string      // the store key of entry
 	varyMiss bool        // the URL has variants, none for this request
 }
@@ -103,29 +108,35 @@ func (c *Cache) lookup(ctx context.Context, primary string, h http.Header) looku
 	if err != nil {
 		return lookup{}
 	}
-	m := e.Meta()
-	if m.Status != markerStatus {
-		return lookup{entry: e, meta: m, key: primary}
+	p := c.parse(e)
+	if p.meta.Status != markerStatus {
+		return lookup{entry: e, p: p, key: primary}
 	}
 	e.Close()
-	fields, gen := parseMarker(m)
-	if gen == "" {
+	if p.gen == "" {
 		return lookup{}
 	}
-	key := variantKey(primary, gen, semantics.VaryKey(fields, h))
+	key := variantKey(primary, p.gen, semantics.VaryKey(p.fields, h))
 	e, err = c.store.Get(ctx, key)
 	if err != nil {
 		return lookup{varyMiss: true, key: key}
 	}
-	return lookup{entry: e, meta: e.Meta(), key: key}
+	if p = c.parse(e); p.meta.Status == markerStatus {
+		e.Close() // a marker where a variant belongs: nothing usable
+		return lookup{varyMiss: true, key: key}
+	}
+	return lookup{entry: e, p: p, key: key}
 }
 
 // hit serves a stored response without contacting the origin.
 func (c *Cache) hit(r *http.Request, rec *accesslog.Record, l lookup, age, life time.Duration, detail string, stale bool) *http.Response {
-	cs := "sluice; hit; ttl=" + strconv.FormatInt(int64((life-age)/time.Second), 10)
+	var buf [64]byte
+	b := append(buf[:0], "sluice; hit; ttl="...)
+	b = strconv.AppendInt(b, int64((life-age)/time.Second), 10)
 	if detail != "" {
-		cs += "; detail=" + detail
+		b = append(append(b, "; detail="...), detail...)
 	}
+	cs := string(b)
 	result := "TCP_HIT"
 	if l.entry.Tier() == "mem" {
 		result = "TCP_MEM_HIT"
@@ -137,7 +148,7 @@ func (c *Cache) hit(r *http.Request, rec *accesslog.Record, l lookup, age, life 
 		result = "TCP_STALE_HIT"
 		c.stats.stale.Add(1)
 	}
-	return c.serve(r, rec, l.entry, l.meta, age, cs, result, "HIER_NONE")
+	return c.serve(r, rec, l.entry, l.p.meta, age, cs, result, "HIER_NONE")
 }
 
 // notCached answers an only-if-cached request that the cache cannot
@@ -228,7 +239,7 @@ func (c *Cache) invalidate(r *http.Request, h http.Header) {
 func (c *Cache) revalidate(r *http.Request, rec *accesslog.Record, primary string, reqCC semantics.RequestDirectives,
 	l lookup, age, life time.Duration, rcc semantics.ResponseDirectives, clientForced bool) (*http.Response, error) {
 	client := takeConditionals(r.Header)
-	for k, v := range semantics.ValidatorHeaders(l.meta.Header) {
+	for k, v := range semantics.ValidatorHeaders(l.p.meta.Header) {
 		r.Header[k] = v
 	}
 	staleness := age - life
@@ -250,13 +261,13 @@ func (c *Cache) revalidate(r *http.Request, rec *accesslog.Record, primary strin
 		fwd = "request"
 	}
 	switch {
-	case resp.StatusCode == http.StatusNotModified && semantics.Matching304(l.meta.Header, resp.Header):
+	case resp.StatusCode == http.StatusNotModified && semantics.Matching304(l.p.meta.Header, resp.Header):
 		discard(resp)
 		// RFC 9111 §4.3.4: update the stored response with the 304's
 		// fields and use it.
 		m := &store.Meta{
-			Status:       l.meta.Status,
-			Header:       semantics.UpdateStoredHeader(l.meta.Header, storedHeader(resp.Header, semantics.ResponseDirectives{})),
+			Status:       l.p.meta.Status,
+			Header:       semantics.UpdateStoredHeader(l.p.meta.Header, storedHeader(resp.Header, semantics.ResponseDirectives{})),
 			RequestTime:  reqTime,
 			ResponseTime: respTime,
 		}
@@ -328,7 +339,7 @@ func (c *Cache) staleOnError(r *http.Request, rec *accesslog.Record, l lookup, a
 	}
 	cs += "; ttl=" + strconv.FormatInt(int64((life-age)/time.Second), 10) + "; detail=stale-if-error"
 	c.log.Debug("cache: serving stale", "key", l.key, "why", why)
-	return c.serve(r, rec, l.entry, l.meta, age, cs, "TCP_REFRESH_FAIL_OLD", "HIER_DIRECT")
+	return c.serve(r, rec, l.entry, l.p.meta, age, cs, "TCP_REFRESH_FAIL_OLD", "HIER_DIRECT")
 }
 
 // freshenWithHead applies RFC 9111 §4.3.5: a 200 to HEAD whose
@@ -336,8 +347,8 @@ func (c *Cache) staleOnError(r *http.Request, rec *accesslog.Record, l lookup, a
 // fields; one that differs means the stored response is out of date.
 func (c *Cache) freshenWithHead(r *http.Request, l lookup, h http.Header, reqTime, respTime time.Time) {
 	ctx := context.WithoutCancel(r.Context())
-	same := h.Get("ETag") == l.meta.Header.Get("ETag") &&
-		h.Get("Last-Modified") == l.meta.Header.Get("Last-Modified")
+	same := h.Get("ETag") == l.p.meta.Header.Get("ETag") &&
+		h.Get("Last-Modified") == l.p.meta.Header.Get("Last-Modified")
 	if cl := h.Get("Content-Length"); cl != "" && l.entry != nil {
 		same = same && cl == strconv.FormatInt(l.entry.Size(), 10)
 	}
@@ -346,8 +357,8 @@ func (c *Cache) freshenWithHead(r *http.Request, l lookup, h http.Header, reqTim
 		return
 	}
 	m := &store.Meta{
-		Status:       l.meta.Status,
-		Header:       semantics.UpdateStoredHeader(l.meta.Header, storedHeader(h, semantics.ResponseDirectives{})),
+		Status:       l.p.meta.Status,
+		Header:       semantics.UpdateStoredHeader(l.p.meta.Header, storedHeader(h, semantics.ResponseDirectives{})),
 		RequestTime:  reqTime,
 		ResponseTime: respTime,
 	}

@@ -21,13 +21,27 @@ import (
 
 // serve builds the response to r from a stored entry: the whole body, a
 // single range (206/416), headers only for HEAD, or 304 when the client's
-// own conditions say it already has the response. It owns m and e.
+// own conditions say it already has the response. It owns e; m is only
+// read (it may be shared with concurrent requests).
 func (c *Cache) serve(r *http.Request, rec *accesslog.Record, e store.Entry, m *store.Meta, age time.Duration, cs, result, hier string) *http.Response {
-	h := m.Header
-	// RFC 9111 §5.1: a response served from cache carries its Age.
-	h["Age"] = []string{ageValue(age)}
-	// RFC 9211 §2: each cache appends its own member.
-	h["Cache-Status"] = append(h["Cache-Status"], cs)
+	// The response gets its own header map, with room for the fields
+	// added here and by the proxy, sharing the stored values. Each is
+	// clipped so that appending to it (the proxy adds to Via) copies
+	// instead of writing into the shared array.
+	h := make(http.Header, len(m.Header)+4)
+	for k, v := range m.Header {
+		h[k] = v[:len(v):len(v)]
+	}
+	// RFC 9111 §5.1: a response served from cache carries its Age; RFC
+	// 9211 §2: each cache appends its own Cache-Status member. (Stored
+	// headers have no Cache-Status: storedHeader drops it.)
+	hr := &hitResponse{vals: [2]string{ageValue(age), cs}}
+	h["Age"] = hr.vals[0:1:1]
+	if prev := h["Cache-Status"]; len(prev) > 0 {
+		h["Cache-Status"] = append(prev, cs)
+	} else {
+		h["Cache-Status"] = hr.vals[1:2:2]
+	}
 	size := e.Size()
 	status := m.Status
 
@@ -48,7 +62,8 @@ func (c *Cache) serve(r *http.Request, rec *accesslog.Record, e store.Entry, m *
 		}
 	}
 	record(rec, result, hier)
-	resp := &http.Response{
+	resp := &hr.resp
+	*resp = http.Response{
 		Status: statusLine(status), StatusCode: status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Request: r,
@@ -83,12 +98,20 @@ func (c *Cache) serve(r *http.Request, rec *accesslog.Record, e store.Entry, m *
 		resp.Body = http.NoBody
 		return resp
 	}
-	b := &entryBody{e: e, off: start, end: end, bytes: &c.stats.bytesDisk}
+	b := &hr.body
+	*b = entryBody{e: e, off: start, end: end, bytes: &c.stats.bytesDisk}
 	if e.Tier() == "mem" {
 		b.bytes = &c.stats.bytesMem
 	}
 	resp.Body = b
 	return resp
+}
+
+// hitResponse holds what serve allocates per response in one allocation.
+type hitResponse struct {
+	resp http.Response
+	body entryBody
+	vals [2]string // Age and Cache-Status values
 }
 
 // decimalIs reports whether s is the decimal form of n.

@@ -111,7 +111,7 @@ func (h *Handler) relayUpgrade(w http.ResponseWriter, r *http.Request, resp *htt
 	}
 	client.SetDeadline(time.Time{})
 	removeHopByHop(resp.Header, false)
-	addVia(resp.Header, h.viaValue(resp.ProtoMajor, resp.ProtoMinor))
+	h.addVia(resp.Header, resp.ProtoMajor, resp.ProtoMinor)
 	resp.Header["Connection"] = []string{"Upgrade"}
 	resp.Header["Upgrade"] = proto
 	bw := brw.Writer

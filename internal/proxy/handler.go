@@ -76,10 +76,13 @@ type Purger interface {
 }
 
 // RecordingRoundTripper is a RoundTripper that annotates the request's
-// access-log record itself, such as a cache setting TCP_HIT. The handler
-// uses RoundTripRecord when its Transport has it.
+// access-log record itself, such as a cache setting TCP_HIT, and may
+// answer without contacting the origin. The handler uses RoundTripRecord
+// when its Transport has it, passing as upstream what must be done to a
+// request about to go to the origin (attach the relay of 1xx responses),
+// so that a request answered locally does not pay for it.
 type RecordingRoundTripper interface {
-	RoundTripRecord(r *http.Request, rec *accesslog.Record) (*http.Response, error)
+	RoundTripRecord(r *http.Request, rec *accesslog.Record, upstream func(*http.Request) *http.Request) (*http.Response, error)
 }
 
 // Handler is the proxy. It is immutable after New and safe for concurrent
@@ -90,6 +93,9 @@ type Handler struct {
 	connectPorts []string
 	pseudonym    string
 	via10, via11 string
+	// One-element Via values to share between messages that have no Via
+	// yet (clipped when used, so an append copies).
+	via10s, via11s []string
 	forwarded    string
 	idle         time.Duration
 	tunnels      *tunnel.Tracker
@@ -133,6 +139,7 @@ func New(o Options) *Handler {
 	}
 	h.via10 = "1.0 " + h.pseudonym
 	h.via11 = "1.1 " + h.pseudonym
+	h.via10s, h.via11s = []string{h.via10}, []string{h.via11}
 	if h.tunnels == nil {
 		h.tunnels = new(tunnel.Tracker)
 	}
@@ -299,7 +306,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 		r.Header["Connection"] = []string{"Upgrade"}
 		r.Header["Upgrade"] = upgrade
 	}
-	addVia(r.Header, h.viaValue(r.ProtoMajor, r.ProtoMinor))
+	h.addVia(r.Header, r.ProtoMajor, r.ProtoMinor)
 	if h.forwarded != "" && h.forwarded != ForwardedOff {
 		applyForwarded(r.Header, h.forwarded, r.RemoteAddr)
 	}
@@ -315,8 +322,12 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 		// body once the response starts; a proxy streams both at once.
 		http.NewResponseController(w).EnableFullDuplex()
 	}
-	if r.ProtoAtLeast(1, 1) {
-		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+	// 1xx responses from the origin are relayed to HTTP/1.1 clients.
+	relay1xx := func(r *http.Request) *http.Request {
+		if !r.ProtoAtLeast(1, 1) {
+			return r
+		}
+		return r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
 			Got1xxResponse: func(code int, header textproto.MIMEHeader) error {
 				// 100 Continue reaches the client when the request body
 				// is first read (net/http sends it); relay the others.
@@ -339,9 +350,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 	var resp *http.Response
 	var err error
 	if h.recorder != nil {
-		resp, err = h.recorder.RoundTripRecord(r, rec)
+		resp, err = h.recorder.RoundTripRecord(r, rec, relay1xx)
 	} else {
-		resp, err = h.transport.RoundTrip(r)
+		resp, err = h.transport.RoundTrip(relay1xx(r))
 	}
 	if tb != nil {
 		rec.BytesIn = tb.n.Load()
@@ -369,16 +380,17 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 		return
 	}
 
-	hdr := w.Header()
 	// Trailers the origin announced are announced to the client too, so the
 	// response is sent chunked and has room for them (RFC 9110 §6.5).
 	announced := resp.Header["Trailer"]
 	removeHopByHop(resp.Header, false)
-	addVia(resp.Header, h.viaValue(resp.ProtoMajor, resp.ProtoMinor))
-	if hs, ok := w.(headerSetter); ok && len(hdr) == 0 {
+	h.addVia(resp.Header, resp.ProtoMajor, resp.ProtoMinor)
+	var hdr http.Header
+	if hs, ok := w.(headerSetter); ok {
 		hs.SetHeader(resp.Header) // the handler owns resp; no copy needed
 		hdr = resp.Header
 	} else {
+		hdr = w.Header()
 		for k, vv := range resp.Header {
 			hdr[k] = vv
 		}

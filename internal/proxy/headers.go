@@ -63,9 +63,20 @@ func (h *Handler) viaValue(major, minor int) string {
 	return h.via11
 }
 
-// addVia appends this hop's entry to h's Via.
-func addVia(h http.Header, entry string) {
-	h["Via"] = append(h["Via"], entry)
+// addVia appends this hop's entry to h's Via, for a message received with
+// the given protocol version. A message without Via shares a prepared
+// value instead of allocating one; it is clipped, so adding to it later
+// copies.
+func (h *Handler) addVia(hdr http.Header, major, minor int) {
+	if prev := hdr["Via"]; len(prev) > 0 {
+		hdr["Via"] = append(prev, h.viaValue(major, minor))
+		return
+	}
+	v := h.via11s
+	if major == 1 && minor == 0 {
+		v = h.via10s
+	}
+	hdr["Via"] = v[:1:1]
 }
 
 // maxForwards applies RFC 9110 §7.6.2 to TRACE and OPTIONS: it reports

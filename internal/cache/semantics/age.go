@@ -25,6 +25,13 @@ import (
 // Negative delays and residencies, which only clock trouble produces,
 // count as 0, and the sum saturates instead of overflowing.
 func CurrentAge(h http.Header, requestTime, responseTime, now time.Time) time.Duration {
+	return AgeAt(InitialAge(h, requestTime, responseTime), responseTime, now)
+}
+
+// InitialAge returns corrected_initial_age (RFC 9111 §4.2.3): the part of
+// CurrentAge that depends only on what is stored, so a cache can compute
+// it once per stored response.
+func InitialAge(h http.Header, requestTime, responseTime time.Time) time.Duration {
 	date, ok := headerDate(h["Date"])
 	if !ok {
 		date = responseTime
@@ -32,9 +39,13 @@ func CurrentAge(h http.Header, requestTime, responseTime, now time.Time) time.Du
 	apparent := max(responseTime.Sub(date), 0)
 	delay := max(responseTime.Sub(requestTime), 0)
 	corrected := addSat(ageValue(h["Age"]), delay)
-	initial := max(apparent, corrected)
-	resident := max(now.Sub(responseTime), 0)
-	return addSat(initial, resident)
+	return max(apparent, corrected)
+}
+
+// AgeAt returns current_age at now from corrected_initial_age (InitialAge)
+// and response_time: the initial age plus the resident time.
+func AgeAt(initial time.Duration, responseTime, now time.Time) time.Duration {
+	return addSat(initial, max(now.Sub(responseTime), 0))
 }
 
 // ageValue parses the Age field (RFC 9111 §5.1): a delta-seconds, 0 when

@@ -102,6 +102,14 @@ type Entry interface {
 	io.Closer
 }
 
+// MetaBytes is implemented by entries that can show their metadata in
+// its encoded form (AppendMeta's) without decoding it, so that a caller
+// can recognise metadata it has decoded before. The slice is valid until
+// the entry is closed and must not be modified.
+type MetaBytes interface {
+	MetaBytes() []byte
+}
+
 // Writer fills a new entry. Exactly one of Commit or Abort ends it; Abort
 // after Commit does nothing, so `defer w.Abort()` is safe.
 type Writer interface {

@@ -25,7 +25,10 @@ type entry struct {
 	closed bool
 }
 
-var _ store.Entry = (*entry)(nil)
+var (
+	_ store.Entry     = (*entry)(nil)
+	_ store.MetaBytes = (*entry)(nil)
+)
 
 func newEntry(sh *shard, i int32, rec record) *entry {
 	keyLen, metaLen := rec.header()
@@ -44,6 +47,9 @@ func (e *entry) Meta() *store.Meta {
 	}
 	return &store.Meta{Header: http.Header{}}
 }
+
+// MetaBytes returns the encoded meta in slab memory, valid until Close.
+func (e *entry) MetaBytes() []byte { return e.rec.slice(e.metaOff, e.metaLen) }
 
 func (e *entry) Size() int64 { return e.rec.n - e.bodyOff }
 
