@@ -96,19 +96,19 @@ type Handler struct {
 	// One-element Via values to share between messages that have no Via
 	// yet (clipped when used, so an append copies).
 	via10s, via11s []string
-	forwarded    string
-	idle         time.Duration
-	tunnels      *tunnel.Tracker
-	alog         *accesslog.Logger
-	log          *slog.Logger
-	listenAddr   string
-	selfPort     string
-	selfHosts    map[string]bool
-	version      string
-	started      time.Time
-	cache        Purger
-	purgeClients []netip.Prefix
-	recorder     RecordingRoundTripper
+	forwarded      string
+	idle           time.Duration
+	tunnels        *tunnel.Tracker
+	alog           *accesslog.Logger
+	log            *slog.Logger
+	listenAddr     string
+	selfPort       string
+	selfHosts      map[string]bool
+	version        string
+	started        time.Time
+	cache          Purger
+	purgeClients   []netip.Prefix
+	recorder       RecordingRoundTripper
 
 	requests atomic.Int64
 }
