@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -121,10 +122,15 @@ func (c *conn) serve() {
 			return // shutting down
 		}
 		first = false
-		if t := c.srv.headerTimeout; t > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(t))
-		} else {
-			c.nc.SetReadDeadline(time.Time{}) // not the idle wait's deadline
+		// The wait's deadline is still armed. A head already buffered
+		// whole needs no other: reading it cannot block. Otherwise the
+		// rest of it must arrive within the header timeout.
+		if !c.headBuffered() {
+			if t := c.srv.headerTimeout; t > 0 {
+				c.nc.SetReadDeadline(time.Now().Add(t))
+			} else {
+				c.nc.SetReadDeadline(time.Time{})
+			}
 		}
 		keep := c.serveOne()
 		if !keep || c.hijacked {
@@ -267,6 +273,17 @@ func waitReadable(nc net.Conn) bool {
 	return err == nil && ready
 }
 
+// headBuffered reports whether the read buffer holds a whole request
+// head: after any empty lines (which readHead skips), a line that ends
+// where an empty line follows.
+func (c *conn) headBuffered() bool {
+	buf, _ := c.br.Peek(c.br.Buffered())
+	for len(buf) > 0 && (buf[0] == '\r' || buf[0] == '\n') {
+		buf = buf[1:]
+	}
+	return bytes.Contains(buf, []byte("\n\r\n")) || bytes.Contains(buf, []byte("\n\n"))
+}
+
 // serveOne reads and answers one request. It reports whether the
 // connection can carry another.
 func (c *conn) serveOne() (keep bool) {
@@ -287,7 +304,11 @@ func (c *conn) serveOne() (keep bool) {
 		c.reject(err, start, s)
 		return false
 	}
-	c.nc.SetReadDeadline(time.Time{})
+	// The read deadline of the wait or the head stays armed while the
+	// handler runs: nothing reads the connection then, except a body
+	// reader, a hijacker and the departure watcher, which each clear or
+	// replace it first. (Clearing it for every request cost a timer
+	// update.)
 
 	bw := getWriter(c.nc)
 	w := &response{c: c, req: r, bw: bw}
@@ -295,6 +316,7 @@ func (c *conn) serveOne() (keep bool) {
 	if r.ContentLength != 0 && r.Method != http.MethodConnect {
 		c.readAborted.Store(false)
 		c.readDeadline.Store(0)
+		c.nc.SetReadDeadline(time.Time{})
 		b = newBody(c, r, w)
 		r.Body = b
 	} else {
@@ -364,6 +386,10 @@ func (c *conn) startWatch() {
 	if c.watchState.Load() != watchArmed {
 		return
 	}
+	// The wait's read deadline is still armed (see serveOne). It is
+	// cleared before the state says running, so it cannot undo the
+	// deadline stopWatch sets to wake the watcher.
+	c.nc.SetReadDeadline(time.Time{})
 	c.watchDone = done
 	if !c.watchState.CompareAndSwap(watchArmed, watchRunning) {
 		return

@@ -363,6 +363,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.hijacked = true
 	w.mu.Unlock()
 	c := w.c
+	c.nc.SetReadDeadline(time.Time{}) // the request wait's, still armed
 	c.hijacked = true
 	c.srv.setState(c, http.StateHijacked)
 	return c.nc, bufio.NewReadWriter(c.br, bufio.NewWriterSize(c.nc, 512)), nil
