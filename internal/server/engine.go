@@ -46,6 +46,9 @@ func (e *engine) serve(ln net.Listener) error {
 		e.baseCtx, e.stopAll = context.WithCancel(context.Background())
 	}
 	e.mu.Unlock()
+	stop := make(chan struct{})
+	defer close(stop)
+	go e.sweepWatches(stop)
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -71,6 +74,33 @@ func (e *engine) serve(ln net.Listener) error {
 			continue
 		}
 		go c.serve()
+	}
+}
+
+// sweepWatches starts the departure watcher of every connection whose
+// request has run for watchDelay, until stop is closed.
+func (e *engine) sweepWatches(stop <-chan struct{}) {
+	t := time.NewTicker(watchTick)
+	defer t.Stop()
+	var due []*conn
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			e.mu.Lock()
+			for c := range e.conns {
+				if c.watchDue(now) {
+					due = append(due, c)
+				}
+			}
+			e.mu.Unlock()
+			for i, c := range due {
+				c.startWatch()
+				due[i] = nil
+			}
+			due = due[:0]
+		}
 	}
 }
 
