@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"hash/maphash"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 // or the clock. It is shared by concurrent requests and never modified.
 type parsed struct {
 	meta       *store.Meta
+	header     http.Header // meta.Header with room for what serve adds, values clipped
 	rcc        semantics.ResponseDirectives
 	life       time.Duration // freshness lifetime (RFC 9111 §4.2.1)
 	initialAge time.Duration // corrected_initial_age (§4.2.3)
@@ -77,6 +79,13 @@ func (c *Cache) derive(m *store.Meta, raw []byte) *parsed {
 	if m.Status == markerStatus {
 		p.fields, p.gen = parseMarker(m)
 		return p
+	}
+	// A response's header is a clone of this one, which has room for
+	// the fields serve and the proxy add (cloning a map is faster than
+	// filling one). Values are clipped so that appending to one copies.
+	p.header = make(http.Header, len(m.Header)+4)
+	for k, v := range m.Header {
+		p.header[k] = v[:len(v):len(v)]
 	}
 	p.rcc = semantics.ParseResponseDirectives(m.Header)
 	p.life, _ = semantics.FreshnessLifetime(m.Status, m.Header, m.ResponseTime, c.rules)

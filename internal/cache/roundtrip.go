@@ -148,7 +148,7 @@ func (c *Cache) hit(r *http.Request, rec *accesslog.Record, l lookup, age, life 
 		result = "TCP_STALE_HIT"
 		c.stats.stale.Add(1)
 	}
-	return c.serve(r, rec, l.entry, l.p.meta, age, cs, result, "HIER_NONE")
+	return c.serve(r, rec, l.entry, l.p, age, cs, result, "HIER_NONE")
 }
 
 // notCached answers an only-if-cached request that the cache cannot
@@ -275,11 +275,10 @@ func (c *Cache) revalidate(r *http.Request, rec *accesslog.Record, primary strin
 			c.log.Debug("cache: updating a revalidated entry failed", "key", l.key, "err", err)
 		}
 		c.stats.revalidated.Add(1)
-		now := c.now()
-		newAge := semantics.CurrentAge(m.Header, m.RequestTime, m.ResponseTime, now)
-		newLife, _ := semantics.FreshnessLifetime(m.Status, m.Header, m.ResponseTime, c.rules)
-		cs := "sluice; fwd=" + fwd + "; fwd-status=304; ttl=" + strconv.FormatInt(int64((newLife-newAge)/time.Second), 10)
-		return c.serve(r, rec, l.entry, m, newAge, cs, "TCP_REFRESH_UNMODIFIED", "HIER_DIRECT"), nil
+		np := c.derive(m, nil)
+		newAge := np.age(c.now())
+		cs := "sluice; fwd=" + fwd + "; fwd-status=304; ttl=" + strconv.FormatInt(int64((np.life-newAge)/time.Second), 10)
+		return c.serve(r, rec, l.entry, np, newAge, cs, "TCP_REFRESH_UNMODIFIED", "HIER_DIRECT"), nil
 	case resp.StatusCode >= 500 && c.staleIfError(rcc, reqCC, staleness):
 		discard(resp)
 		return c.staleOnError(r, rec, l, age, life, resp.StatusCode), nil
@@ -339,7 +338,7 @@ func (c *Cache) staleOnError(r *http.Request, rec *accesslog.Record, l lookup, a
 	}
 	cs += "; ttl=" + strconv.FormatInt(int64((life-age)/time.Second), 10) + "; detail=stale-if-error"
 	c.log.Debug("cache: serving stale", "key", l.key, "why", why)
-	return c.serve(r, rec, l.entry, l.p.meta, age, cs, "TCP_REFRESH_FAIL_OLD", "HIER_DIRECT")
+	return c.serve(r, rec, l.entry, l.p, age, cs, "TCP_REFRESH_FAIL_OLD", "HIER_DIRECT")
 }
 
 // freshenWithHead applies RFC 9111 §4.3.5: a 200 to HEAD whose

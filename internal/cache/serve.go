@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,17 +22,13 @@ import (
 
 // serve builds the response to r from a stored entry: the whole body, a
 // single range (206/416), headers only for HEAD, or 304 when the client's
-// own conditions say it already has the response. It owns e; m is only
+// own conditions say it already has the response. It owns e; p is only
 // read (it may be shared with concurrent requests).
-func (c *Cache) serve(r *http.Request, rec *accesslog.Record, e store.Entry, m *store.Meta, age time.Duration, cs, result, hier string) *http.Response {
-	// The response gets its own header map, with room for the fields
-	// added here and by the proxy, sharing the stored values. Each is
-	// clipped so that appending to it (the proxy adds to Via) copies
-	// instead of writing into the shared array.
-	h := make(http.Header, len(m.Header)+4)
-	for k, v := range m.Header {
-		h[k] = v[:len(v):len(v)]
-	}
+func (c *Cache) serve(r *http.Request, rec *accesslog.Record, e store.Entry, p *parsed, age time.Duration, cs, result, hier string) *http.Response {
+	// The response gets its own header map sharing the stored values,
+	// which are clipped: appending to one (the proxy adds to Via) copies.
+	h := maps.Clone(p.header)
+	m := p.meta
 	// RFC 9111 §5.1: a response served from cache carries its Age; RFC
 	// 9211 §2: each cache appends its own Cache-Status member. (Stored
 	// headers have no Cache-Status: storedHeader drops it.)
