@@ -394,6 +394,10 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 		"allow_dest", prefixes(cfg.AllowDest))
 	warnExposure(log, cfg)
 
+	stopGC := make(chan struct{})
+	defer close(stopGC)
+	go tuneGC(stopGC)
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 
