@@ -144,6 +144,15 @@ type Config struct {
 
 	// Cache holds the settings of the shared HTTP cache (RFC 9111).
 	Cache Cache `yaml:"cache"`
+
+	// Filter holds the block and allow lists.
+	Filter Filter `yaml:"filter"`
+
+	// Privacy holds what the proxy hides about its users.
+	Privacy Privacy `yaml:"privacy"`
+
+	// Rewrite holds header and HTML rewriting rules.
+	Rewrite Rewrite `yaml:"rewrite"`
 }
 
 // Cache holds the settings of the HTTP cache. In the file they are keys
@@ -260,6 +269,12 @@ func Default() Config {
 				netip.MustParsePrefix("127.0.0.0/8"),
 				netip.MustParsePrefix("::1/128"),
 			},
+		},
+		Filter: Filter{
+			Refresh: Duration(24 * time.Hour),
+		},
+		Privacy: Privacy{
+			Level: "standard",
 		},
 	}
 }

@@ -108,6 +108,31 @@ func TestParseFull(t *testing.T) {
 			HeuristicMax:     Duration(12 * time.Hour),
 			PurgeClients:     []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
 		},
+		Filter: Filter{
+			Block:      []string{"/etc/sluice/hosts", "https://lists.example/easylist.txt"},
+			Allow:      []string{"/etc/sluice/allow.txt"},
+			ReportOnly: true,
+			Refresh:    Duration(6 * time.Hour),
+			Dir:        "/var/lib/sluice/lists",
+		},
+		Privacy: Privacy{
+			Level:          "strict",
+			Sites:          map[string]string{".bank.example": "off", "news.example": "standard"},
+			UserAgent:      "Mozilla/5.0 (X11; Linux x86_64) Generic",
+			TrackingParams: []string{"pk_*", "ref"},
+		},
+		Rewrite: Rewrite{
+			Headers: []HeaderRule{
+				{Match: RuleMatch{Host: ".example.com"}, Phase: "response", Action: "remove", Name: "Server"},
+				{Match: RuleMatch{URL: "http://*/api/*"}, Phase: "request", Action: "replace", Name: "User-Agent", Regex: "Chrome/([0-9]+)", Value: "Chrome/$1"},
+			},
+			HTML: []HTMLRule{{
+				Match:      RuleMatch{Host: "news.example", ContentType: []string{"text/html"}},
+				Remove:     []string{"div.ad", "#banner"},
+				InjectBody: "<p>served by sluice</p>",
+				Replace:    []TextReplace{{Regex: "colour", With: "color"}},
+			}},
+		},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", *got, *want)
@@ -200,8 +225,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	}
 	var keys []string
 	keyPaths(reflect.TypeFor[Config](), "", &keys)
-	if len(keys) != 28 {
-		t.Errorf("got %d keys, want 28: %v", len(keys), keys)
+	if len(keys) != 39 {
+		t.Errorf("got %d keys, want 39: %v", len(keys), keys)
 	}
 	for _, k := range keys {
 		if !strings.Contains(string(doc), "\n### `"+k+"`\n") {

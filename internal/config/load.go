@@ -59,7 +59,7 @@ func Parse(data []byte, name string) (*Config, error) {
 			// what was read of it may look wrong as a whole.
 			continue
 		}
-		line := d.lines[is.key]
+		line := d.lineOf(is.key)
 		if is.item >= 0 {
 			if l, ok := d.lines[itemKey(is.key, is.item)]; ok {
 				line = l
@@ -85,6 +85,23 @@ type decoder struct {
 	lines map[string]int
 	// failed holds the keys whose values had unreadable parts.
 	failed map[string]bool
+}
+
+// lineOf returns the line of key, or of the closest enclosing key or list
+// item set in the file (a missing rewrite.headers[1].regex is placed on
+// its rule), or 0.
+func (d *decoder) lineOf(key string) int {
+	for key != "" {
+		if l, ok := d.lines[key]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return 0
 }
 
 func itemKey(key string, i int) string { return key + "[" + strconv.Itoa(i) + "]" }
@@ -374,11 +391,30 @@ func (d *decoder) value(n *yaml.Node, key string, line int, v reflect.Value) {
 				*p = x
 			}
 		}
+	case *bool:
+		if s, ok := d.scalar(n, key, line, "true or false"); ok {
+			switch s {
+			case "true":
+				*p = true
+			case "false":
+				*p = false
+			default:
+				d.add(line, key, "want true or false, not %q", s)
+			}
+		}
+	case *[]string:
+		*p = list(d, n, key, line, "a text value", func(s string) (string, error) { return s, nil })
+	case *map[string]string:
+		*p = d.stringMap(n, key, line)
 	case *[]int:
 		*p = list(d, n, key, line, "a port number", parseInt)
 	case *[]netip.Prefix:
 		*p = list(d, n, key, line, "an address range", ParsePrefix)
 	default:
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct {
+			d.structs(n, key, line, v)
+			return
+		}
 		if v.Kind() != reflect.Struct {
 			panic("config: no decoder for the type of " + key + ": " + v.Type().String())
 		}
@@ -390,6 +426,73 @@ func (d *decoder) value(n *yaml.Node, key string, line int, v reflect.Value) {
 		default:
 			d.mapping(n, key+".", v)
 		}
+	}
+}
+
+// stringMap decodes a mapping of names to text values, like privacy.sites.
+// The empty mapping is nil.
+func (d *decoder) stringMap(n *yaml.Node, key string, line int) map[string]string {
+	switch {
+	case isNull(n):
+		d.add(line, key, "no value; write {} for none, or delete the line to keep the default")
+		d.failed[key] = true
+		return nil
+	case n.Kind != yaml.MappingNode:
+		d.add(line, key, "want a mapping of names to values under %s, not %s", key, kindName(n))
+		d.failed[key] = true
+		return nil
+	}
+	var out map[string]string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := deref(n.Content[i]), deref(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode || isNull(k) {
+			d.add(k.Line, key, "names must be plain values, not %s", kindName(k))
+			continue
+		}
+		sub := key + "." + k.Value
+		if _, dup := out[k.Value]; dup {
+			d.add(k.Line, sub, "given twice")
+			continue
+		}
+		s, ok := d.scalar(val, sub, k.Line, "a text value")
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		d.lines[sub] = k.Line
+		out[k.Value] = s
+	}
+	return out
+}
+
+// structs decodes a list of mappings, like rewrite.headers, into the slice
+// v of structs; item i's keys are written key[i].name in messages.
+func (d *decoder) structs(n *yaml.Node, key string, line int, v reflect.Value) {
+	switch {
+	case isNull(n):
+		d.add(line, key, "no value; write [] for an empty list, or delete the line to keep the default")
+		return
+	case n.Kind != yaml.SequenceNode:
+		d.add(line, key, "want a list of mappings, not %s", kindName(n))
+		return
+	}
+	out := reflect.MakeSlice(v.Type(), 0, len(n.Content))
+	for i, raw := range n.Content {
+		item := deref(raw)
+		ik := itemKey(key, i)
+		if item.Kind != yaml.MappingNode {
+			d.add(raw.Line, ik, "want a mapping of keys to values, not %s", kindName(item))
+			continue
+		}
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.lines[ik] = raw.Line
+		d.mapping(item, ik+".", elem)
+		out = reflect.Append(out, elem)
+	}
+	if out.Len() > 0 {
+		v.Set(out)
 	}
 }
 

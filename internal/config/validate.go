@@ -84,6 +84,9 @@ func (c *Config) check() []issue {
 	v.duration("upstream.idle_conn_timeout", c.Upstream.IdleConnTimeout, false)
 	v.count("upstream.max_conns_per_host", c.Upstream.MaxConnsPerHost)
 	c.Cache.check(&v)
+	c.Filter.check(&v)
+	c.Privacy.check(&v)
+	c.Rewrite.check(&v)
 	return v
 }
 
