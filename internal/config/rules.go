@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"sluice/internal/lists"
 )
 
 // Filter holds the block and allow lists. In the file they are keys under
@@ -143,11 +145,6 @@ type TextReplace struct {
 	With string `yaml:"with"`
 }
 
-// IsURL reports whether a list source is a URL to fetch rather than a file.
-func IsURL(source string) bool {
-	return strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://")
-}
-
 func (f *Filter) check(v *checker) {
 	for _, key := range []string{"filter.block", "filter.allow"} {
 		list := f.Block
@@ -158,7 +155,7 @@ func (f *Filter) check(v *checker) {
 			switch {
 			case strings.TrimSpace(s) == "":
 				v.add(key, i, "empty list source; write a file path or an http(s) URL")
-			case IsURL(s):
+			case lists.IsURL(s):
 				if u, err := url.Parse(s); err != nil || u.Host == "" {
 					v.add(key, i, "%q is not a valid URL", s)
 				}
