@@ -59,6 +59,7 @@ var records = map[string]Record{
 		Referer:     `back\slash`,
 		UserAgent:   "evil\" 200 0\n127.0.0.1 - - \xff\"",
 		Error:       "denied by rule \"x\"\n\x01\xc3",
+		Rule:        "ads.txt:3: ||e.com^",
 	},
 }
 
@@ -81,7 +82,7 @@ func TestFormatGolden(t *testing.T) {
 		{"miss", JSON, `{"time":"2026-11-25T23:40:00.123Z","duration_ms":245,"client":"127.0.0.1:54321","method":"GET","url":"http://example.com/x","proto":"HTTP/1.1","status":200,"bytes_out":1024,"bytes_in":0,"result":"TCP_MISS","hierarchy":"HIER_DIRECT","upstream":"93.184.216.34","content_type":"text/html","referer":"http://example.com/","user_agent":"curl/8.5.0"}` + "\n"},
 		{"empty", JSON, `{"time":"0001-01-01T00:00:00.000Z","duration_ms":0,"status":0,"bytes_out":0,"bytes_in":0,"result":"NONE","hierarchy":"HIER_NONE"}` + "\n"},
 		{"tunnel-ipv6", JSON, `{"time":"2026-11-25T23:40:00.000Z","duration_ms":1234567,"client":"[2001:db8::1]:50000","user":"alice","method":"CONNECT","url":"example.com:443","proto":"HTTP/1.1","status":200,"bytes_out":5000,"bytes_in":700,"result":"TCP_TUNNEL","hierarchy":"HIER_DIRECT","upstream":"2606:2800:220:1::"}` + "\n"},
-		{"hostile", JSON, `{"time":"2026-11-25T23:40:00.123Z","duration_ms":0,"client":"10.0.0.7:1","user":"bob smith","method":"GET","url":"http://e.com/a b\nc\u0000é","proto":"HTTP/1.0","status":403,"bytes_out":0,"bytes_in":0,"result":"TCP_DENIED","hierarchy":"HIER_NONE","content_type":"text/html; charset=utf-8","referer":"back\\slash","user_agent":"evil\" 200 0\n127.0.0.1 - - \ufffd\"","error":"denied by rule \"x\"\n\u0001\ufffd"}` + "\n"},
+		{"hostile", JSON, `{"time":"2026-11-25T23:40:00.123Z","duration_ms":0,"client":"10.0.0.7:1","user":"bob smith","method":"GET","url":"http://e.com/a b\nc\u0000é","proto":"HTTP/1.0","status":403,"bytes_out":0,"bytes_in":0,"result":"TCP_DENIED","hierarchy":"HIER_NONE","content_type":"text/html; charset=utf-8","referer":"back\\slash","user_agent":"evil\" 200 0\n127.0.0.1 - - \ufffd\"","error":"denied by rule \"x\"\n\u0001\ufffd","rule":"ads.txt:3: ||e.com^"}` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format.String()+"/"+tt.record, func(t *testing.T) {
@@ -121,6 +122,7 @@ func TestJSONRoundTrip(t *testing.T) {
 				Referer     string    `json:"referer"`
 				UserAgent   string    `json:"user_agent"`
 				Error       string    `json:"error"`
+				Rule        string    `json:"rule"`
 			}
 			dec := json.NewDecoder(strings.NewReader(string(line)))
 			dec.DisallowUnknownFields()
@@ -148,6 +150,7 @@ func TestJSONRoundTrip(t *testing.T) {
 				{"upstream", got.Upstream, validUTF8(r.Upstream)},
 				{"content_type", got.ContentType, validUTF8(r.ContentType)},
 				{"referer", got.Referer, validUTF8(r.Referer)},
+				{"rule", got.Rule, validUTF8(r.Rule)},
 				{"user_agent", got.UserAgent, validUTF8(r.UserAgent)},
 				{"error", got.Error, validUTF8(r.Error)},
 			}

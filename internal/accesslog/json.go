@@ -31,6 +31,7 @@ func appendJSON(b []byte, r *Record) []byte {
 	b = appendJSONField(b, "referer", r.Referer)
 	b = appendJSONField(b, "user_agent", r.UserAgent)
 	b = appendJSONField(b, "error", r.Error)
+	b = appendJSONField(b, "rule", r.Rule)
 	return append(b, "}\n"...)
 }
 

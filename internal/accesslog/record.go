@@ -51,6 +51,9 @@ type Record struct {
 	Referer     string
 	UserAgent   string
 	Error       string // short reason for a failure or denial, "" when none (logged in JSON only)
+	// Rule names the filter rule that blocked the request, or would have
+	// in report-only mode, as "list:line: text"; "" when none (JSON only).
+	Rule string
 }
 
 // result returns r.Result with "" read as "NONE".
