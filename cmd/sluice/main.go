@@ -28,6 +28,7 @@ import (
 	"sluice/internal/accesslog"
 	"sluice/internal/config"
 	"sluice/internal/dial"
+	"sluice/internal/lists"
 	"sluice/internal/proxy"
 	"sluice/internal/server"
 	"sluice/internal/tunnel"
@@ -88,7 +89,8 @@ Defaults protect people: the proxy listens on loopback and serves loopback
 clients only; CONNECT reaches port 443 only; destinations on loopback,
 link-local and unspecified addresses are refused; the client's address is
 not passed upstream. Signals: SIGTERM/SIGINT drain and exit, SIGUSR1 reopens
-the access log. Every flag and configuration key: docs/configuration.md.
+the access log, SIGHUP reloads the filtering, privacy and rewriting rules
+(so does a change to the configuration file or a list file). Every flag and configuration key: docs/configuration.md.
 `
 
 // listFlag is a repeatable flag.
@@ -106,6 +108,8 @@ type flags struct {
 	allowClient, allowDest                       listFlag
 	showVersion                                  bool
 	cacheDir, cacheMem, cacheDisk                string
+	blockList, allowList                         listFlag
+	privacy                                      string
 	port                                         string
 }
 
@@ -131,6 +135,9 @@ func newFlags() *flags {
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "disk cache `DIR`ectory, or off for memory only (default: os.UserCacheDir()/sluice, usually ~/.cache/sluice)")
 	fs.StringVar(&f.cacheMem, "cache-mem", "256MiB", "memory cache budget `SIZE`, like 64MiB or 2GiB; 0 for no memory tier")
 	fs.StringVar(&f.cacheDisk, "cache-disk", "10GiB", "disk cache budget `SIZE`")
+	fs.Var(&f.blockList, "block-list", "block list `FILE` or URL: hosts, domains, Adblock/EasyList or regex rules, detected (repeatable; see docs/filtering.md)")
+	fs.Var(&f.allowList, "allow-list", "allow list `FILE` or URL; a match is never blocked (repeatable)")
+	fs.StringVar(&f.privacy, "privacy", "standard", "privacy `LEVEL`: off, standard (trim cross-site Referer, drop tracking parameters, Sec-GPC) or strict (also generic User-Agent, no third-party cookies)")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
 	fs.Bool("help", false, "print this help and exit")
 	// Errors print one line (see run); --help prints the whole usage.
@@ -239,6 +246,12 @@ func (f *flags) apply(cfg *config.Config) error {
 			cfg.ForwardedFor = f.forwardedFor
 		case "cache-dir":
 			cfg.Cache.Dir = f.cacheDir
+		case "block-list":
+			cfg.Filter.Block = append(cfg.Filter.Block, f.blockList...)
+		case "allow-list":
+			cfg.Filter.Allow = append(cfg.Filter.Allow, f.allowList...)
+		case "privacy":
+			cfg.Privacy.Level = f.privacy
 		case "cache-mem", "cache-disk":
 			sz, err := config.ParseSize(fl.Value.String())
 			if err != nil {
@@ -280,20 +293,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "sluice %s\n", versionString())
 		return 0
 	}
+	cfg, err := f.load()
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 2
+	}
+	return serve(cfg, f, stderr)
+}
+
+// load reads the configuration file, if any, and applies the flags over
+// it; it runs at start and on every reload.
+func (f *flags) load() (*config.Config, error) {
 	cfg := config.Default()
 	if f.configFile != "" {
 		c, err := config.Load(f.configFile)
 		if err != nil {
-			fmt.Fprintf(stderr, "sluice: %v\n", err)
-			return 2
+			return nil, err
 		}
 		cfg = *c
 	}
 	if err := f.apply(&cfg); err != nil {
-		fmt.Fprintf(stderr, "sluice: %v\n", err)
-		return 2
+		return nil, err
 	}
-	return serve(&cfg, stderr)
+	return &cfg, nil
 }
 
 func configCommand(args []string, stdout, stderr io.Writer) int {
@@ -301,8 +323,16 @@ func configCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: sluice config check FILE")
 		return 2
 	}
-	if _, err := config.Load(args[1]); err != nil {
+	cfg, err := config.Load(args[1])
+	if err != nil {
 		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	// The lists and rules it names must build too: a list file that is
+	// missing, a rewrite rule whose regex does not compile.
+	ls := lists.New(lists.Options{Dir: listDir(&cfg.Filter)})
+	if _, _, err := buildRules(cfg, ls, slog.New(slog.DiscardHandler)); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", args[1], err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: OK\n", args[1])
@@ -317,7 +347,7 @@ func parseLevel(s string) slog.Level {
 	return l
 }
 
-func serve(cfg *config.Config, stderr io.Writer) int {
+func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: parseLevel(cfg.LogLevel)}))
 
 	var alog *accesslog.Logger
@@ -358,8 +388,27 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	if c != nil {
 		rt, purger = c, c
 	}
+	// Lists given as URLs are fetched through the proxy's own upstream
+	// connections and cache, under the same destination rules.
+	ls := lists.New(lists.Options{
+		Dir:    listDir(&cfg.Filter),
+		Client: &http.Client{Transport: rt, Timeout: 2 * time.Minute},
+		Check:  checkList,
+		Logger: log,
+	})
+	rl := &rules{log: log, ls: ls, load: f.load}
+	if err := rl.start(cfg, f.configFile); err != nil {
+		log.Error("cannot build the filtering, privacy and rewriting rules", "err", err)
+		return 2
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go rl.watch(bg, 2*time.Second, f.configFile)
+	go rl.refresh(bg, f.configFile)
+
 	tunnels := new(tunnel.Tracker)
 	handler := proxy.New(proxy.Options{
+		Rules:             rl.get,
 		Transport:         rt,
 		Cache:             purger,
 		PurgeClients:      cfg.Cache.PurgeClients,
@@ -419,7 +468,7 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 				}
 				continue
 			case syscall.SIGHUP:
-				log.Warn("configuration reload is not supported yet; restart sluice to apply changes")
+				rl.reload("SIGHUP", f.configFile)
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String(), "drain_timeout", cfg.DrainTimeout.D().String())

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -117,6 +118,13 @@ func TestConfigCheck(t *testing.T) {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("config check output %q lacks %q", errb.String(), want)
 		}
+	}
+	// A well-formed file whose lists or rules do not build fails too.
+	rules := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rules, []byte("filter:\n  block: ["+filepath.Join(dir, "missing.txt")+"]\n"), 0o644)
+	errb.Reset()
+	if code := run([]string{"config", "check", rules}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "missing.txt") {
+		t.Errorf("missing list: exit %d, output %q; want 1 naming the file", code, errb.String())
 	}
 }
 
@@ -283,4 +291,105 @@ func TestBinaryCacheRestart(t *testing.T) {
 	if n := hits.Load(); n != 1 {
 		t.Errorf("origin asked %d times, want 1 (the second run should answer from disk)", n)
 	}
+}
+
+// TestBinaryReload runs the binary with a block list, changes the list,
+// breaks and mends the configuration file, and sends SIGHUP: a change
+// applies within seconds, and a broken file keeps the rules in force.
+func TestBinaryReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "sluice")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "origin")
+	}))
+	defer origin.Close()
+	dir := t.TempDir()
+	list := filepath.Join(dir, "block.txt")
+	conf := filepath.Join(dir, "sluice.yaml")
+	write := func(path, s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(list, "/\\/ads\\//\n")
+	goodConf := "access_log: \"off\"\nfilter:\n  block: [" + list + "]\n"
+	write(conf, goodConf)
+
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	cmd := exec.Command(bin, "--config", conf, "--allow-dest", "127.0.0.0/8", "--cache-dir", "off", port)
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+	var stderr syncBuf
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	proxyURL, _ := url.Parse("http://127.0.0.1:" + port)
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 10 * time.Second}
+	status := func(path string) int {
+		resp, err := client.Get(origin.URL + path)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		t.Fatalf("%s: not within 10s\n%s", what, stderr.String())
+	}
+	eventually("the list blocks /ads/", func() bool { return status("/ads/x") == 403 })
+	if got := status("/promo/x"); got != 200 {
+		t.Fatalf("/promo/x before the change: got %d, want 200", got)
+	}
+
+	write(list, "/\\/promo\\//\n")
+	eventually("the changed list applies", func() bool { return status("/promo/x") == 403 && status("/ads/x") == 200 })
+
+	write(conf, "filter:\n  block: [\n")
+	eventually("the broken file is reported", func() bool { return strings.Contains(stderr.String(), "reload failed") })
+	if got := status("/promo/x"); got != 403 {
+		t.Errorf("after a broken configuration: /promo/x got %d, want 403 (the old rules kept)", got)
+	}
+
+	write(conf, goodConf+"  report_only: true\n")
+	eventually("the mended file applies", func() bool { return status("/promo/x") == 200 })
+
+	cmd.Process.Signal(syscall.SIGHUP)
+	eventually("SIGHUP reloads", func() bool { return strings.Contains(stderr.String(), "why=SIGHUP") })
+}
+
+// syncBuf is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

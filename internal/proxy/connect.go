@@ -34,6 +34,13 @@ func (h *Handler) connect(w http.ResponseWriter, r *http.Request, rec *accesslog
 		h.fail(w, r, rec, failure{http.StatusLoopDetected, "Loop detected", "The tunnel would lead back to this proxy."}, target)
 		return
 	}
+	u := "https://" + target + "/"
+	if port == "443" {
+		u = "https://" + host + "/"
+	}
+	if h.blocked(w, r, rec, h.currentRules(), u, strings.ToLower(strings.Trim(host, "[]")), true) {
+		return
+	}
 	up, err := h.dial(r.Context(), "tcp", target)
 	rec.Hierarchy = "HIER_DIRECT"
 	if err != nil {

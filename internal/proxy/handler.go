@@ -29,6 +29,7 @@ import (
 
 	"sluice/internal/accesslog"
 	"sluice/internal/copybuf"
+	"sluice/internal/privacy"
 	"sluice/internal/tunnel"
 	"sluice/internal/upstream"
 )
@@ -68,6 +69,9 @@ type Options struct {
 	Cache Purger
 	// PurgeClients may send PURGE; nil means nobody.
 	PurgeClients []netip.Prefix
+	// Rules returns the current filtering, privacy and rewriting rules;
+	// it is called once per request. Nil, or returning nil, means none.
+	Rules func() *Rules
 }
 
 // Purger removes a URL and its variants from a cache (the PURGE method).
@@ -109,6 +113,7 @@ type Handler struct {
 	cache          Purger
 	purgeClients   []netip.Prefix
 	recorder       RecordingRoundTripper
+	rules          func() *Rules
 
 	requests atomic.Int64
 }
@@ -132,6 +137,7 @@ func New(o Options) *Handler {
 		cache:      o.Cache,
 
 		purgeClients: o.PurgeClients,
+		rules:        o.Rules,
 	}
 	h.recorder, _ = o.Transport.(RecordingRoundTripper)
 	if h.pseudonym == "" {
@@ -294,6 +300,14 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 		rec.Status, rec.BytesOut = h.answerMaxForwards(w, r)
 		return
 	}
+	rs := h.currentRules()
+	target := r.RequestURI // the absolute-form target, as the client sent it
+	if !strings.Contains(target, "://") {
+		target = u.String()
+	}
+	if h.blocked(w, r, rec, rs, target, strings.ToLower(u.Hostname()), false) {
+		return
+	}
 
 	// The outbound request is the inbound one, adjusted in place: the
 	// handler owns r, and copying every header would cost more than the
@@ -307,11 +321,21 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 		r.Header["Upgrade"] = upgrade
 	}
 	h.addVia(r.Header, r.ProtoMajor, r.ProtoMinor)
+	// Privacy before the cache (a URL without tracking parameters shares
+	// the cached response of the clean one) and before Forwarded (which
+	// the operator asked for explicitly).
+	var pc privacy.Changes
+	if rs != nil && rs.Privacy != nil {
+		pc = rs.Privacy.Request(r)
+	}
 	if h.forwarded != "" && h.forwarded != ForwardedOff {
 		applyForwarded(r.Header, h.forwarded, r.RemoteAddr)
 	}
 	r.Host = u.Host // the absolute URI wins over Host (RFC 9112 §3.2.2)
 	r.RequestURI = ""
+	if rs != nil && rs.Rewrite != nil {
+		rs.Rewrite.Request(r)
+	}
 
 	var tb *trackedBody
 	if r.Body != nil && r.Body != http.NoBody {
@@ -367,7 +391,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 		h.fail(w, r, rec, f, u.Host)
 		return
 	}
-	defer resp.Body.Close()
+	defer func() { resp.Body.Close() }() // resp.Body may be replaced (rewriting)
 	if rec.Result == "" {
 		rec.Result, rec.Hierarchy = "TCP_MISS", "HIER_DIRECT"
 	}
@@ -385,6 +409,15 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 	announced := resp.Header["Trailer"]
 	removeHopByHop(resp.Header, false)
 	h.addVia(resp.Header, resp.ProtoMajor, resp.ProtoMinor)
+	if rs != nil {
+		// After the cache, which keeps what the origin sent.
+		if rs.Privacy != nil {
+			rs.Privacy.Response(pc, resp.Header)
+		}
+		if rs.Rewrite != nil {
+			rs.Rewrite.Response(r, resp)
+		}
+	}
 	var hdr http.Header
 	if hs, ok := w.(headerSetter); ok {
 		hs.SetHeader(resp.Header) // the handler owns resp; no copy needed

@@ -60,6 +60,10 @@ type Options struct {
 	CacheNow     func() time.Time // the cache's clock; nil means time.Now
 	CacheMaxObj  int64
 	PurgeClients []netip.Prefix // nil means loopback
+
+	// Rules are the filtering, privacy and rewriting rules; nil means
+	// none. Tests may swap what the function returns, as a reload does.
+	Rules func() *proxy.Rules
 }
 
 // World is a running proxy with its parts exposed for assertions.
@@ -123,6 +127,7 @@ func New(t testing.TB, o Options) *World {
 		AccessLog:         w.alog,
 		ListenAddr:        w.Addr,
 		Version:           "test",
+		Rules:             o.Rules,
 	})
 	w.Server = server.New(ln, server.Options{
 		Handler:        w.Handler,
@@ -266,6 +271,7 @@ type jsonRecord struct {
 	Upstream    string `json:"upstream"`
 	ContentType string `json:"content_type"`
 	Error       string `json:"error"`
+	Rule        string `json:"rule"`
 }
 
 func (b *logBuffer) records(t testing.TB) []accesslog.Record {
@@ -284,7 +290,7 @@ func (b *logBuffer) records(t testing.TB) []accesslog.Record {
 		recs = append(recs, accesslog.Record{
 			Client: j.Client, User: j.User, Method: j.Method, URL: j.URL, Status: j.Status,
 			BytesOut: j.BytesOut, BytesIn: j.BytesIn, Result: j.Result, Hierarchy: j.Hierarchy,
-			Upstream: j.Upstream, ContentType: j.ContentType, Error: j.Error,
+			Upstream: j.Upstream, ContentType: j.ContentType, Error: j.Error, Rule: j.Rule,
 		})
 	}
 	return recs
