@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -131,4 +132,40 @@ func FuzzServeConn(f *testing.F) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// FuzzFastAbsoluteURL holds the absolute-form fast path to net/url: where
+// it answers, its URL must be exactly the one url.ParseRequestURI gives.
+func FuzzFastAbsoluteURL(f *testing.F) {
+	for _, s := range []string{
+		"http://example.com/", "http://example.com", "https://a.example:8443/x/y;p=1?q=2&r",
+		"http://h/?", "http://h/a%20b", "http://h/a!b", "http://h:/x", "http://h:08/x",
+		"HTTP://h/", "http://[::1]:80/", "http://h/p?q#f", "http://h?x=1", "http://h/@:$&+,;=~._-",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		i := strings.Index(target, "://")
+		if i <= 0 {
+			return
+		}
+		auth := target[i+3:]
+		if j := strings.IndexAny(auth, "/?#"); j >= 0 {
+			auth = auth[:j]
+		}
+		if auth == "" || !validAuthority(auth) {
+			return
+		}
+		got, ok := fastAbsoluteURL(target, i, auth)
+		if !ok {
+			return
+		}
+		want, err := url.ParseRequestURI(target)
+		if err != nil {
+			t.Fatalf("fast path accepted %q, which net/url rejects: %v", target, err)
+		}
+		if *got != *want {
+			t.Fatalf("fast path for %q:\n got %#v\nwant %#v", target, *got, *want)
+		}
+	})
 }
