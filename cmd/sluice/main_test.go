@@ -393,3 +393,78 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestBinaryURLList: a block list given as a URL is fetched through the
+// proxy after start and applies; after a restart with the list server
+// down, the last good copy still blocks.
+func TestBinaryURLList(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "sluice")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var listUp atomic.Bool
+	listUp.Store(true)
+	var fetches atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/list.txt" {
+			fetches.Add(1)
+			if !listUp.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Cache-Control", "no-store")
+			io.WriteString(w, "[Adblock Plus 2.0]\n/banner.gif\n")
+			return
+		}
+		io.WriteString(w, "origin")
+	}))
+	defer origin.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sluice.yaml")
+	os.WriteFile(conf, []byte("access_log: \"off\"\nfilter:\n  block: ["+origin.URL+"/list.txt]\n  dir: "+filepath.Join(dir, "lists")+"\n"), 0o644)
+
+	run := func(what string) {
+		t.Helper()
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+		ln.Close()
+		cmd := exec.Command(bin, "--config", conf, "--allow-dest", "127.0.0.0/8", "--cache-dir", "off", port)
+		var stderr syncBuf
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}()
+		proxyURL, _ := url.Parse("http://127.0.0.1:" + port)
+		client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 10 * time.Second}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := client.Get(origin.URL + "/img/banner.gif")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusForbidden {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the URL list never blocked /img/banner.gif\n%s", what, stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if resp, err := client.Get(origin.URL + "/img/photo.jpg"); err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s: an unlisted URL did not pass: %v", what, err)
+		}
+	}
+	run("first start")
+	if fetches.Load() == 0 {
+		t.Fatal("the list was never fetched")
+	}
+	listUp.Store(false)
+	run("restart with the list server failing")
+}
