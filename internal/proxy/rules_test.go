@@ -261,8 +261,8 @@ func TestRulesPrivacyPresets(t *testing.T) {
 		{privacy.Off, "news.test", "/a?utm_source=x&id=2", "http://cdn.other.test/p?q", "/a?utm_source=x&id=2", "http://cdn.other.test/p?q", false, false, true, true},
 		{privacy.Standard, "news.test", "/a?utm_source=x&id=2&fbclid=y", "http://cdn.other.test/p?q", "/a?id=2", "http://cdn.other.test/", true, false, true, true},
 		{privacy.Standard, "static.news.test", "/a", "http://news.test/p?q", "/a", "http://news.test/p?q", true, false, true, true}, // same site
-		{privacy.Strict, "news.test", "/a?gclid=1", "http://cdn.other.test/p", "/a", "", true, true, false, false},           // third-party
-		{privacy.Strict, "static.news.test", "/a", "http://news.test/p", "/a", "http://news.test/p", true, true, true, true},   // first-party: cookies survive
+		{privacy.Strict, "news.test", "/a?gclid=1", "http://cdn.other.test/p", "/a", "", true, true, false, false},                  // third-party
+		{privacy.Strict, "static.news.test", "/a", "http://news.test/p", "/a", "http://news.test/p", true, true, true, true},        // first-party: cookies survive
 	} {
 		name := tc.level.String() + " " + tc.host + tc.path
 		rw.rules.Store(&proxy.Rules{Privacy: pol(tc.level)})
