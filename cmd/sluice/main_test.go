@@ -132,13 +132,7 @@ func TestConfigCheck(t *testing.T) {
 // proxies a request through it, and stops it with SIGTERM while a slow
 // request is in flight: the request completes and the exit status is 0.
 func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary; skipped with -short")
-	}
-	bin := filepath.Join(t.TempDir(), "sluice")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	release := make(chan struct{})
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
@@ -147,9 +141,7 @@ func TestBinary(t *testing.T) {
 		io.WriteString(w, "hello from origin")
 	}))
 	defer origin.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
+	port := freePort(t)
 
 	cmd := exec.Command(bin, port, "--allow-dest", "127.0.0.0/8")
 	// The default disk cache lives under the user's cache directory; keep
@@ -170,8 +162,7 @@ func TestBinary(t *testing.T) {
 		}
 		close(lines)
 	}()
-	proxyURL, _ := url.Parse("http://127.0.0.1:" + port)
-	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 10 * time.Second}
+	client := proxyClient(port)
 	var resp *http.Response
 	var err error
 	for i := 0; i < 100; i++ { // wait for the listener
@@ -231,13 +222,7 @@ func TestBinary(t *testing.T) {
 // response, restarts it on the same directory, and gets the response from
 // disk without asking the origin again.
 func TestBinaryCacheRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary; skipped with -short")
-	}
-	bin := filepath.Join(t.TempDir(), "sluice")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	var hits atomic.Int64
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -247,9 +232,7 @@ func TestBinaryCacheRestart(t *testing.T) {
 	defer origin.Close()
 	dir := t.TempDir()
 	run := func() (cacheStatus string) {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-		ln.Close()
+		port := freePort(t)
 		cmd := exec.Command(bin, port, "--allow-dest", "127.0.0.0/8", "--cache-dir", dir)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
@@ -260,8 +243,7 @@ func TestBinaryCacheRestart(t *testing.T) {
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
 		}()
-		proxyURL, _ := url.Parse("http://127.0.0.1:" + port)
-		client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 10 * time.Second}
+		client := proxyClient(port)
 		var resp *http.Response
 		var err error
 		for i := 0; i < 100; i++ {
@@ -297,13 +279,7 @@ func TestBinaryCacheRestart(t *testing.T) {
 // breaks and mends the configuration file, and sends SIGHUP: a change
 // applies within seconds, and a broken file keeps the rules in force.
 func TestBinaryReload(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary; skipped with -short")
-	}
-	bin := filepath.Join(t.TempDir(), "sluice")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "origin")
 	}))
@@ -321,9 +297,7 @@ func TestBinaryReload(t *testing.T) {
 	goodConf := "access_log: \"off\"\nfilter:\n  block: [" + list + "]\n"
 	write(conf, goodConf)
 
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
+	port := freePort(t)
 	cmd := exec.Command(bin, "--config", conf, "--allow-dest", "127.0.0.0/8", "--cache-dir", "off", port)
 	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
 	var stderr syncBuf
@@ -335,8 +309,7 @@ func TestBinaryReload(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	}()
-	proxyURL, _ := url.Parse("http://127.0.0.1:" + port)
-	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 10 * time.Second}
+	client := proxyClient(port)
 	status := func(path string) int {
 		resp, err := client.Get(origin.URL + path)
 		if err != nil {
@@ -398,13 +371,7 @@ func (s *syncBuf) String() string {
 // proxy after start and applies; after a restart with the list server
 // down, the last good copy still blocks.
 func TestBinaryURLList(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary; skipped with -short")
-	}
-	bin := filepath.Join(t.TempDir(), "sluice")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	var listUp atomic.Bool
 	listUp.Store(true)
 	var fetches atomic.Int64
@@ -428,9 +395,7 @@ func TestBinaryURLList(t *testing.T) {
 
 	run := func(what string) {
 		t.Helper()
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-		ln.Close()
+		port := freePort(t)
 		cmd := exec.Command(bin, "--config", conf, "--allow-dest", "127.0.0.0/8", "--cache-dir", "off", port)
 		var stderr syncBuf
 		cmd.Stderr = &stderr
@@ -441,8 +406,7 @@ func TestBinaryURLList(t *testing.T) {
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
 		}()
-		proxyURL, _ := url.Parse("http://127.0.0.1:" + port)
-		client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 10 * time.Second}
+		client := proxyClient(port)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			resp, err := client.Get(origin.URL + "/img/banner.gif")
@@ -467,4 +431,60 @@ func TestBinaryURLList(t *testing.T) {
 	}
 	listUp.Store(false)
 	run("restart with the list server failing")
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildBinary builds sluice once for all the tests that run it, and skips
+// with -short.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sluice-test-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "sluice")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// proxyClient returns a client that sends everything through the proxy on
+// 127.0.0.1:port.
+func proxyClient(port string) *http.Client {
+	proxyURL, _ := url.Parse("http://127.0.0.1:" + port)
+	return &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 10 * time.Second}
 }
