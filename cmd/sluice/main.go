@@ -80,6 +80,7 @@ Examples:
   curl -x http://127.0.0.1:8080 http://example.com/
   sluice --listen 0.0.0.0:3128 --allow-client 192.168.1.0/24
   sluice --config /etc/sluice/sluice.yaml
+  sluice --block-list https://easylist.to/easylist/easylist.txt 8080
 
 Flags (given on the command line, they win over the --config file):
 `
@@ -90,7 +91,9 @@ clients only; CONNECT reaches port 443 only; destinations on loopback,
 link-local and unspecified addresses are refused; the client's address is
 not passed upstream. Signals: SIGTERM/SIGINT drain and exit, SIGUSR1 reopens
 the access log, SIGHUP reloads the filtering, privacy and rewriting rules
-(so does a change to the configuration file or a list file). Every flag and configuration key: docs/configuration.md.
+(so does a change to the configuration file or a list file).
+Every flag and configuration key: docs/configuration.md; lists and
+privacy: docs/filtering.md.
 `
 
 // listFlag is a repeatable flag.
