@@ -81,7 +81,7 @@ func (l Level) valid() bool { return l >= Off && l <= Strict }
 // has sent since version 110 (minor, build and patch numbers fixed at 0),
 // the most common browser string on the web. Its major version should follow
 // Chrome's stable releases now and then; an old version stands out.
-const DefaultUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36"
+const DefaultUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/153.0.0.0 Safari/537.36"
 
 // Options configure a Policy. They are read once by New.
 type Options struct {
