@@ -301,12 +301,14 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 		return
 	}
 	rs := h.currentRules()
-	target := r.RequestURI // the absolute-form target, as the client sent it
-	if !strings.Contains(target, "://") {
-		target = u.String()
-	}
-	if h.blocked(w, r, rec, rs, target, strings.ToLower(u.Hostname()), false) {
-		return
+	if rs != nil && rs.Filter != nil {
+		target := r.RequestURI // the absolute-form target, as the client sent it
+		if !strings.Contains(target, "://") {
+			target = u.String()
+		}
+		if h.blocked(w, r, rec, rs, target, strings.ToLower(u.Hostname()), false) {
+			return
+		}
 	}
 
 	// The outbound request is the inbound one, adjusted in place: the
