@@ -163,17 +163,7 @@ func TestBinary(t *testing.T) {
 		close(lines)
 	}()
 	client := proxyClient(port)
-	var resp *http.Response
-	var err error
-	for i := 0; i < 100; i++ { // wait for the listener
-		if resp, err = client.Get(origin.URL + "/"); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("proxy never answered: %v\n%s", err, stderr.String())
-	}
+	resp := getWhenUp(t, client, origin.URL+"/", stderr.String)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if string(body) != "hello from origin" {
@@ -244,17 +234,7 @@ func TestBinaryCacheRestart(t *testing.T) {
 			cmd.Wait()
 		}()
 		client := proxyClient(port)
-		var resp *http.Response
-		var err error
-		for i := 0; i < 100; i++ {
-			if resp, err = client.Get(origin.URL + "/doc"); err == nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("proxy never answered: %v\n%s", err, errb.String())
-		}
+		resp := getWhenUp(t, client, origin.URL+"/doc", errb.String)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if string(body) != "stored body" {
@@ -487,4 +467,21 @@ func freePort(t *testing.T) string {
 func proxyClient(port string) *http.Client {
 	proxyURL, _ := url.Parse("http://127.0.0.1:" + port)
 	return &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 10 * time.Second}
+}
+
+// getWhenUp GETs u through client, retrying for up to 5 s while the proxy
+// starts listening; it fails the test with the proxy's stderr if it never
+// answers.
+func getWhenUp(t *testing.T, client *http.Client, u string, stderr func() string) *http.Response {
+	t.Helper()
+	var err error
+	for i := 0; i < 100; i++ {
+		var resp *http.Response
+		if resp, err = client.Get(u); err == nil {
+			return resp
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("proxy never answered: %v\n%s", err, stderr())
+	return nil
 }
