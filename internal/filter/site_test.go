@@ -1,6 +1,9 @@
 package filter
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRegistrableDomain(t *testing.T) {
 	for _, tc := range []struct{ host, want string }{
@@ -52,6 +55,9 @@ func TestDecideAllocations(t *testing.T) {
 		get("http://a.example/nothing/here?q=1", "site.example"),
 	}
 	for i := range qs {
+		if raceEnabled && strings.Contains(qs[i].URL, "/x12/") {
+			continue // a regex match: regexp's pooled machines allocate under -race
+		}
 		if n := testing.AllocsPerRun(100, func() { m.Decide(&qs[i]) }); n != 0 {
 			t.Errorf("%s: got %v allocations, want 0", qs[i].URL, n)
 		}
