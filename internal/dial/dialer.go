@@ -70,10 +70,15 @@ func (d *Dialer) resolve(ctx context.Context, network, host string) ([]netip.Add
 	if policy == nil {
 		policy = NewPolicy(nil)
 	}
+	extra := checkFrom(ctx)
 	addrs := make([]netip.Addr, 0, len(found))
 	for _, a := range found {
 		a = a.Unmap().WithZone("")
-		if err := policy.Check(a); err != nil {
+		err := policy.Check(a)
+		if err == nil && extra != nil {
+			err = extra(a)
+		}
+		if err != nil {
 			var denied *DeniedError
 			if errors.As(err, &denied) {
 				denied.Host = host
@@ -243,4 +248,39 @@ func dialCause(err error) string {
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
+}
+
+type checkKey struct{}
+
+// WithCheck returns a context under which Resolve and DialContext also run
+// check on every address, after the policy: the proxy passes the access
+// rules of one request this way, so that the addresses dialed are the ones
+// those rules allowed even if DNS answers differently at dial time. check
+// returns nil to allow, else an error (a *DeniedError, ideally) that
+// Resolve returns with its Host filled in.
+func WithCheck(ctx context.Context, check func(netip.Addr) error) context.Context {
+	return context.WithValue(ctx, checkKey{}, check)
+}
+
+// CheckFrom returns the check WithCheck attached to ctx, or nil.
+func CheckFrom(ctx context.Context) func(netip.Addr) error { return checkFrom(ctx) }
+
+func checkFrom(ctx context.Context) func(netip.Addr) error {
+	f, _ := ctx.Value(checkKey{}).(func(netip.Addr) error)
+	return f
+}
+
+// ReuseCheck runs the check WithCheck attached to ctx, if any, on the peer
+// of an already open connection (upstream.Transport.ReuseCheck), so that a
+// pooled connection is reused only where a new one could be dialed.
+func ReuseCheck(ctx context.Context, remote net.Addr) error {
+	check := checkFrom(ctx)
+	if check == nil {
+		return nil
+	}
+	ta, ok := remote.(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	return check(ta.AddrPort().Addr().Unmap().WithZone(""))
 }

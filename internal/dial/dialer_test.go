@@ -433,3 +433,54 @@ func TestErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestWithCheck: a per-request check attached to the context denies what
+// the policy allows, at dial time (so DNS changing its answer after the
+// proxy's first look changes nothing) and for a pooled connection's peer.
+func TestWithCheck(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	r := &stubResolver{hosts: map[string][]netip.Addr{"intranet.test": {netip.MustParseAddr("127.0.0.1")}}}
+	d := &Dialer{Policy: allowLoopback(), Resolver: r}
+	deny127 := func(a netip.Addr) error {
+		if netip.MustParsePrefix("127.0.0.0/8").Contains(a) {
+			return &DeniedError{Addr: a, Rule: "access.rules[0]"}
+		}
+		return nil
+	}
+	ctx := WithCheck(t.Context(), deny127)
+
+	c, err := d.DialContext(t.Context(), "tcp", net.JoinHostPort("intranet.test", o.port))
+	if err != nil {
+		t.Fatalf("without the check: %v", err)
+	}
+	c.Close()
+	if _, err := o.accept(t); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err = d.DialContext(ctx, "tcp", net.JoinHostPort("intranet.test", o.port))
+	if err == nil {
+		c.Close()
+		t.Fatal("dialed what the check denies")
+	}
+	var denied *DeniedError
+	if !errors.As(err, &denied) || denied.Rule != "access.rules[0]" || denied.Host != "intranet.test" {
+		t.Fatalf("got %v, want a denial by access.rules[0] for intranet.test", err)
+	}
+	if want := `destination 127.0.0.1 is denied by access.rules[0] (host "intranet.test")`; err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
+	}
+	o.expectNoAccept(t)
+
+	peer := &net.TCPAddr{IP: net.ParseIP("::ffff:127.0.0.1"), Port: 80}
+	if err := ReuseCheck(ctx, peer); !errors.As(err, &denied) {
+		t.Errorf("ReuseCheck of a denied peer: %v", err)
+	}
+	if err := ReuseCheck(t.Context(), peer); err != nil {
+		t.Errorf("ReuseCheck without a check: %v", err)
+	}
+	if err := ReuseCheck(ctx, &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 80}); err != nil {
+		t.Errorf("ReuseCheck of an allowed peer: %v", err)
+	}
+}

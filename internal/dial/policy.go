@@ -137,11 +137,14 @@ type DeniedError struct {
 	Host  string       // the host name or literal the client asked for (may be empty)
 	Addr  netip.Addr   // the address that was denied
 	Range netip.Prefix // the deny range it fell in; zero when Addr is not a valid address
+	Rule  string       // the operator's access rule that denied it, when one did (then Range is zero)
 }
 
 func (e *DeniedError) Error() string {
 	var b strings.Builder
 	switch {
+	case e.Rule != "" && e.Addr.IsValid():
+		fmt.Fprintf(&b, "destination %s is denied by %s", e.Addr, e.Rule)
 	case !e.Addr.IsValid() || !e.Range.IsValid():
 		b.WriteString("destination is not a valid address")
 	default:

@@ -34,6 +34,14 @@ type Transport struct {
 	// where destination policy is enforced (see internal/dial).
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// ReuseCheck, if set, decides whether an idle pooled connection whose
+	// peer is remote may carry a request with context ctx; an error is
+	// returned to the caller and the connection stays in the pool for
+	// others. Rules that differ per request (one user may reach an address
+	// another may not) are enforced by DialContext for new connections and
+	// by ReuseCheck for pooled ones.
+	ReuseCheck func(ctx context.Context, remote net.Addr) error
+
 	// TLSClientConfig is used for https:// targets; nil means a default
 	// configuration, which verifies the origin's certificate.
 	TLSClientConfig *tls.Config
@@ -226,6 +234,12 @@ func (t *Transport) getConn(ctx context.Context, key connKey) (*conn, error) {
 	for {
 		pc, wait := t.pool.get(key, t.idleConnTimeout(), t.MaxConnsPerHost)
 		if pc != nil {
+			if t.ReuseCheck != nil {
+				if err := t.ReuseCheck(ctx, pc.nc.RemoteAddr()); err != nil {
+					t.pool.put(pc)
+					return nil, err
+				}
+			}
 			return pc, nil
 		}
 		if wait == nil {
