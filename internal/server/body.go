@@ -26,12 +26,20 @@ type body struct {
 	resp    *response // for 100 Continue; nil when none is due
 	err     error     // sticky: io.EOF or the failure
 	n       int64     // bytes read, for discarding limits
+	max     int64     // bound on a chunked body (Options.MaxBodyBytes); 0: none
 }
 
 var errBodyAfterHandler = errors.New("request body read after the handler returned")
 
+// ErrBodyTooLarge is returned by a request body's Read when a chunked body
+// grows past Options.MaxBodyBytes. (A body whose Content-Length is over
+// the bound is refused with 413 before the handler runs.) A handler that
+// has not yet answered should answer 413 Content Too Large; the server
+// closes the connection after the response either way.
+var ErrBodyTooLarge = errors.New("request body too large")
+
 func newBody(c *conn, r *http.Request, resp *response) *body {
-	b := &body{c: c, br: c.br, req: r, remain: r.ContentLength}
+	b := &body{c: c, br: c.br, req: r, remain: r.ContentLength, max: c.srv.maxBodyBytes}
 	if r.ContentLength < 0 {
 		b.chunked = true
 	}
@@ -77,6 +85,14 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	n, err := b.cr.Read(p)
 	b.n += int64(n)
+	if b.max > 0 && b.n > b.max {
+		// Hand over only what fits; the bytes read before this call
+		// were within the bound, so n covers the excess.
+		n -= int(b.n - b.max)
+		b.n = b.max
+		b.err = ErrBodyTooLarge
+		return n, b.err
+	}
 	if err == io.EOF {
 		if err := b.readTrailer(); err != nil {
 			b.err = err

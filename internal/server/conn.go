@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"runtime"
@@ -31,6 +32,7 @@ import (
 type conn struct {
 	srv      *engine
 	nc       net.Conn
+	adm      *admitted // the place under the connection caps; nil without limits
 	remote   string
 	br       *bufio.Reader
 	src      sockReader // what br reads from: nc, noting short reads
@@ -102,6 +104,7 @@ func (c *conn) serve() {
 	defer func() {
 		if !c.hijacked {
 			c.nc.Close()
+			c.release()
 			if c.br != nil {
 				c.br.Reset(nil)
 				brPool.Put(c.br)
@@ -143,6 +146,14 @@ func (c *conn) serve() {
 		if !c.srv.setState(c, http.StateIdle) {
 			return
 		}
+	}
+}
+
+// release gives the connection's place under the connection caps back;
+// for a hijacked connection, closing it does (see engine.setState).
+func (c *conn) release() {
+	if c.adm != nil {
+		c.adm.slot.Release()
 	}
 }
 
@@ -308,6 +319,16 @@ func (c *conn) serveOne() (keep bool) {
 		c.reject(err, start, s)
 		return false
 	}
+	if c.adm != nil {
+		if ok, retry := c.adm.slot.Request(); !ok {
+			return c.tooManyRequests(r, retry)
+		}
+	}
+	if max := c.srv.maxBodyBytes; max > 0 && r.ContentLength > max {
+		c.reject(&requestError{http.StatusRequestEntityTooLarge, "request body larger than " + strconv.FormatInt(max, 10) + " bytes"}, start, s)
+		c.linger()
+		return false
+	}
 	// The read deadline of the wait or the head stays armed while the
 	// handler runs: nothing reads the connection then, except a body
 	// reader, a hijacker and the departure watcher, which each clear or
@@ -387,7 +408,9 @@ func (c *conn) watchDue(now time.Time) bool {
 	return c.watchState.Load() == watchArmed && now.UnixNano()-c.watchFrom.Load() >= int64(watchDelay)
 }
 
-func (c *conn) startWatch() {
+// startWatch starts the departure watcher on nc, the connection's socket
+// as the engine read it under its lock.
+func (c *conn) startWatch(nc net.Conn) {
 	// watchDone is set before the state says running, which is when
 	// stopWatch starts to read it.
 	done := make(chan struct{})
@@ -397,14 +420,14 @@ func (c *conn) startWatch() {
 	// The wait's read deadline is still armed (see serveOne). It is
 	// cleared before the state says running, so it cannot undo the
 	// deadline stopWatch sets to wake the watcher.
-	c.nc.SetReadDeadline(time.Time{})
+	nc.SetReadDeadline(time.Time{})
 	c.watchDone = done
 	if !c.watchState.CompareAndSwap(watchArmed, watchRunning) {
 		return
 	}
 	go func() {
 		defer close(done)
-		if clientGone(c.nc) {
+		if clientGone(nc) {
 			c.cancel()
 		}
 	}()
@@ -513,6 +536,60 @@ func (c *conn) reject(err error, start time.Time, head string) {
 		}
 	}
 	c.srv.alog.Log(rec)
+}
+
+// tooManyRequests answers a request over its client's rate with 429 and
+// Retry-After (RFC 6585 §4, RFC 9110 §10.2.3), without running the
+// handler and without an access-log line: the limiter logs the burst,
+// not each request. A bodiless HTTP/1.1 request keeps its connection
+// (pipelined requests after it are checked in turn); otherwise the
+// connection closes, since skipping a body could take as long as reading
+// it. It reports whether the connection can carry another request.
+func (c *conn) tooManyRequests(r *http.Request, retry time.Duration) (keep bool) {
+	keep = r.ProtoMinor == 1 && !r.Close && r.ContentLength == 0 && r.Method != http.MethodConnect
+	secs := strconv.FormatInt(max(int64(math.Ceil(retry.Seconds())), 1), 10)
+	msg := "429 Too Many Requests: your address is sending requests faster than this proxy allows; retry after " + secs + " s.\n"
+	c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	bw := getWriter(c.nc)
+	writeStatusLine(bw, http.StatusTooManyRequests)
+	bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\nRetry-After: ")
+	bw.WriteString(secs)
+	if !keep {
+		bw.WriteString("\r\nConnection: close")
+	}
+	bw.WriteString("\r\nDate: ")
+	bw.WriteString(httpDate())
+	bw.WriteString("\r\nContent-Length: ")
+	bw.WriteString(strconv.Itoa(len(msg)))
+	bw.WriteString("\r\n\r\n")
+	if r.Method != http.MethodHead {
+		bw.WriteString(msg)
+	}
+	err := bw.Flush()
+	putWriter(bw)
+	c.nc.SetWriteDeadline(time.Time{})
+	if err != nil {
+		return false
+	}
+	if !keep && r.ContentLength != 0 {
+		c.linger()
+	}
+	return keep
+}
+
+// linger follows a final answer given before the request's body was read:
+// it half-closes the connection and reads away, for a second and at most
+// 256 KiB, what the client is still sending. Closing with unread bytes
+// would reset the connection, and the reset can destroy the answer before
+// the client reads it.
+func (c *conn) linger() {
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	tc.CloseWrite()
+	tc.SetReadDeadline(time.Now().Add(time.Second))
+	io.Copy(io.Discard, io.LimitReader(tc, 256<<10))
 }
 
 func splitRequestLine(line string) []string {

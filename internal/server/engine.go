@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sluice/internal/accesslog"
+	"sluice/internal/limit"
 )
 
 // engine is the accept loop and the set of live connections.
@@ -20,6 +21,7 @@ type engine struct {
 	headerTimeout  time.Duration
 	idleTimeout    time.Duration
 	maxHeaderBytes int
+	maxBodyBytes   int64 // 0: no bound
 	log            *slog.Logger
 	alog           *accesslog.Logger
 	connState      func(net.Conn, http.ConnState)
@@ -65,11 +67,16 @@ func (e *engine) serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		c := &conn{srv: e, nc: nc, remote: nc.RemoteAddr().String()}
+		var adm *admitted
+		if a, ok := nc.(*admitted); ok {
+			adm, nc = a, a.Conn // the raw socket: response.ReadFrom splices to it
+		}
+		c := &conn{srv: e, nc: nc, adm: adm, remote: nc.RemoteAddr().String()}
 		c.src.nc = nc
 		c.ctx, c.cancel = context.WithCancel(e.baseCtx)
 		if !e.track(c) {
 			nc.Close()
+			c.release()
 			c.cancel()
 			continue
 		}
@@ -82,7 +89,11 @@ func (e *engine) serve(ln net.Listener) error {
 func (e *engine) sweepWatches(stop <-chan struct{}) {
 	t := time.NewTicker(watchTick)
 	defer t.Stop()
-	var due []*conn
+	type watchItem struct {
+		c  *conn
+		nc net.Conn // read under e.mu: see setState
+	}
+	var due []watchItem
 	for {
 		select {
 		case <-stop:
@@ -91,13 +102,13 @@ func (e *engine) sweepWatches(stop <-chan struct{}) {
 			e.mu.Lock()
 			for c := range e.conns {
 				if c.watchDue(now) {
-					due = append(due, c)
+					due = append(due, watchItem{c, c.nc})
 				}
 			}
 			e.mu.Unlock()
-			for i, c := range due {
-				c.startWatch()
-				due[i] = nil
+			for i, w := range due {
+				w.c.startWatch(w.nc)
+				due[i] = watchItem{}
 			}
 			due = due[:0]
 		}
@@ -139,14 +150,25 @@ func (e *engine) track(c *conn) bool {
 
 // setState records a connection's state; it reports false when the
 // connection should close because the server is shutting down.
+//
+// On StateHijacked, when the connection holds a place under the
+// connection caps, c.nc becomes a wrapper that gives the place back when
+// the hijacker closes it: Hijack hands out c.nc after this returns, so a
+// tunnel counts against its client's cap until it ends. The swap happens
+// under e.mu, and the engine's other goroutines read c.nc only under
+// e.mu, while c is in e.conns.
 func (e *engine) setState(c *conn, st http.ConnState) bool {
 	c.state.Store(int32(st))
 	if st == http.StateHijacked {
+		raw := c.nc
 		e.mu.Lock()
 		delete(e.conns, c)
+		if c.adm != nil {
+			c.nc = hijackedConn(raw, &c.adm.slot)
+		}
 		e.mu.Unlock()
 		if e.connState != nil {
-			e.connState(c.nc, st)
+			e.connState(raw, st)
 		}
 		e.noteGone()
 		return true
@@ -185,10 +207,10 @@ func (e *engine) shutdown(ctx context.Context) bool {
 	if e.ln != nil {
 		e.ln.Close()
 	}
-	var idle []*conn
+	var idle []net.Conn
 	for c := range e.conns {
 		if st := http.ConnState(c.state.Load()); st == http.StateIdle || st == http.StateNew {
-			idle = append(idle, c)
+			idle = append(idle, c.nc)
 		}
 	}
 	var wait chan struct{}
@@ -197,11 +219,11 @@ func (e *engine) shutdown(ctx context.Context) bool {
 		wait = e.idleWake
 	}
 	e.mu.Unlock()
-	for _, c := range idle {
+	for _, nc := range idle {
 		// Wakes the connection's wait for a request; it then sees the
 		// shutdown and closes. A request that raced in is refused the
 		// same way, as a closed keep-alive connection (RFC 9112 §9.3.1).
-		c.nc.SetReadDeadline(aLongTimeAgo)
+		nc.SetReadDeadline(aLongTimeAgo)
 	}
 	if wait == nil {
 		return true
@@ -222,15 +244,54 @@ func (e *engine) closeAll() {
 	if e.ln != nil {
 		e.ln.Close()
 	}
-	conns := make([]*conn, 0, len(e.conns))
+	conns := make([]net.Conn, 0, len(e.conns))
 	for c := range e.conns {
-		conns = append(conns, c)
+		conns = append(conns, c.nc)
 	}
 	e.mu.Unlock()
 	if e.stopAll != nil {
 		e.stopAll()
 	}
-	for _, c := range conns {
-		c.nc.Close()
+	for _, nc := range conns {
+		nc.Close()
 	}
+}
+
+// hijackedConn wraps a hijacked connection so that closing it gives its
+// place under the connection caps back (once, however often it is
+// closed). A TCP connection keeps its *net.TCPConn methods (CloseWrite,
+// ReadFrom, SyscallConn), so a tunnel can still half-close it and splice
+// into it; to splice from it, read from its Socket.
+func hijackedConn(nc net.Conn, slot *limit.Slot) net.Conn {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		return &hijackedTCP{TCPConn: tc, slot: slot}
+	}
+	return &hijackedOther{Conn: nc, slot: slot}
+}
+
+type hijackedTCP struct {
+	*net.TCPConn
+	slot *limit.Slot
+}
+
+func (h *hijackedTCP) Close() error {
+	err := h.TCPConn.Close()
+	h.slot.Release()
+	return err
+}
+
+// Socket returns the TCP connection itself. The kernel splices only from
+// a *net.TCPConn, so a tunnel reads from it; closing must still go
+// through h.
+func (h *hijackedTCP) Socket() *net.TCPConn { return h.TCPConn }
+
+type hijackedOther struct {
+	net.Conn
+	slot *limit.Slot
+}
+
+func (h *hijackedOther) Close() error {
+	err := h.Conn.Close()
+	h.slot.Release()
+	return err
 }

@@ -1,7 +1,7 @@
 // Package server owns sluice's listener and client connections: the client
-// ACL (checked at accept, before a byte is parsed), net/http server limits
-// and timeouts, connection counting, and graceful drain that also waits for
-// hijacked tunnels.
+// ACL and the connection caps (checked at accept, before a byte is
+// parsed), the request rate and size limits, timeouts, connection
+// counting, and graceful drain that also waits for hijacked tunnels.
 //
 // It does not know about proxying: the handler it serves does that.
 package server
@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"sluice/internal/accesslog"
+	"sluice/internal/limit"
 	"sluice/internal/tunnel"
 )
 
@@ -41,6 +42,16 @@ type Options struct {
 	// MaxHeaderBytes bounds a request's header; beyond it the client gets
 	// 431.
 	MaxHeaderBytes int
+	// MaxBodyBytes bounds a request's body; 0 means no bound. A request
+	// whose Content-Length is over it gets 413 before the handler runs; a
+	// chunked body that grows past it fails with ErrBodyTooLarge. Either
+	// way the connection is closed after the response.
+	MaxBodyBytes int64
+	// Limits caps connections (globally and per client, at accept) and
+	// the request rate per client (before each request's handler); nil
+	// means no limits. Over the global cap a new connection is closed
+	// unanswered; over a client's cap, or its rate, the client gets 429.
+	Limits *limit.Limiter
 	// Tunnels are waited for on shutdown.
 	Tunnels *tunnel.Tracker
 	// AccessLog records refused clients; nil logs nothing.
@@ -85,7 +96,7 @@ func New(ln net.Listener, o Options) *Server {
 	if len(allow) == 0 {
 		allow = DefaultAllowClients()
 	}
-	s.ln = &aclListener{Listener: ln, allow: allow, alog: o.AccessLog, sem: make(chan struct{}, 256)}
+	s.ln = &aclListener{Listener: ln, allow: allow, limits: o.Limits, alog: o.AccessLog, sem: make(chan struct{}, 256)}
 	maxHeader := o.MaxHeaderBytes
 	if maxHeader <= 0 {
 		maxHeader = 64 << 10
@@ -95,6 +106,7 @@ func New(ln net.Listener, o Options) *Server {
 		headerTimeout:  o.HeaderTimeout,
 		idleTimeout:    o.IdleTimeout,
 		maxHeaderBytes: maxHeader,
+		maxBodyBytes:   max(o.MaxBodyBytes, 0),
 		log:            s.log,
 		alog:           o.AccessLog,
 		connState: func(_ net.Conn, st http.ConnState) {
@@ -137,12 +149,22 @@ func (s *Server) Shutdown(ctx context.Context) bool {
 	return clean
 }
 
-// aclListener refuses clients outside the allowed ranges at accept time.
+// aclListener refuses clients outside the allowed ranges, and clients
+// over the connection caps, at accept time.
 type aclListener struct {
 	net.Listener
-	allow []netip.Prefix
-	alog  *accesslog.Logger
-	sem   chan struct{} // bounds concurrent refusals
+	allow  []netip.Prefix
+	limits *limit.Limiter // nil: no caps
+	alog   *accesslog.Logger
+	sem    chan struct{} // bounds concurrent refusals
+}
+
+// admitted is a connection the limiter let in. It carries its place under
+// the connection caps to the engine, which unwraps it and gives the place
+// back when the connection closes.
+type admitted struct {
+	net.Conn
+	slot limit.Slot
 }
 
 func (l *aclListener) Accept() (net.Conn, error) {
@@ -151,28 +173,39 @@ func (l *aclListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.allowed(c.RemoteAddr()) {
+		ip, ok := clientIP(c.RemoteAddr())
+		if !ok || !l.allowed(ip) {
+			l.refuseAsync(c, &forbidden)
+			continue
+		}
+		if l.limits == nil {
 			return c, nil
 		}
-		select {
-		case l.sem <- struct{}{}:
-			go func() {
-				l.refuse(c)
-				<-l.sem
-			}()
+		a := &admitted{Conn: c}
+		switch err := l.limits.Conn(ip, &a.slot); {
+		case err == nil:
+			return a, nil
+		case errors.Is(err, limit.ErrOverloaded):
+			// The process holds all the connections it can afford:
+			// answering would spend what it is short of. The limiter
+			// logs the burst of refusals.
+			c.Close()
 		default:
-			c.Close() // a flood of refused clients gets no page
+			l.refuseAsync(c, &tooManyConns)
 		}
 	}
 }
 
-func (l *aclListener) allowed(a net.Addr) bool {
+// clientIP is the client's address, IPv4-mapped addresses unmapped.
+func clientIP(a net.Addr) (netip.Addr, bool) {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
-		return false
+		return netip.Addr{}, false
 	}
-	ap := ta.AddrPort()
-	ip := ap.Addr().Unmap()
+	return ta.AddrPort().Addr().Unmap(), true
+}
+
+func (l *aclListener) allowed(ip netip.Addr) bool {
 	for _, p := range l.allow {
 		if p.Contains(ip) {
 			return true
@@ -181,11 +214,39 @@ func (l *aclListener) allowed(a net.Addr) bool {
 	return false
 }
 
+// refusal is an answer given at accept time, before the server reads a
+// request.
+type refusal struct {
+	status int
+	body   string
+	reason string // for the access log; empty: not logged (the limiter logs bursts)
+}
+
 const refusedBody = "403 Forbidden: this proxy does not accept clients from your address.\n"
 
+var (
+	forbidden    = refusal{http.StatusForbidden, refusedBody, "client not allowed"}
+	tooManyConns = refusal{http.StatusTooManyRequests, "429 Too Many Requests: too many open connections from your address; close some and try again.\n", ""}
+)
+
+// refuseAsync answers c with ref on a goroutine of its own, at most 256
+// at a time; beyond that c is closed unanswered, so a flood of refused
+// clients gets no page and costs little.
+func (l *aclListener) refuseAsync(c net.Conn, ref *refusal) {
+	select {
+	case l.sem <- struct{}{}:
+		go func() {
+			l.refuse(c, ref)
+			<-l.sem
+		}()
+	default:
+		c.Close()
+	}
+}
+
 // refuse reads the refused client's request head (so closing does not
-// reset the connection before the answer arrives), answers 403 and closes.
-func (l *aclListener) refuse(c net.Conn) {
+// reset the connection before the answer arrives), answers and closes.
+func (l *aclListener) refuse(c net.Conn, ref *refusal) {
 	defer c.Close()
 	start := time.Now()
 	c.SetDeadline(start.Add(2 * time.Second))
@@ -200,16 +261,20 @@ func (l *aclListener) refuse(c net.Conn) {
 			break
 		}
 	}
-	io.WriteString(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "+
-		strconv.Itoa(len(refusedBody))+"\r\n\r\n"+refusedBody)
+	io.WriteString(c, "HTTP/1.1 "+strconv.Itoa(ref.status)+" "+http.StatusText(ref.status)+
+		"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "+
+		strconv.Itoa(len(ref.body))+"\r\n\r\n"+ref.body)
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.CloseWrite()
 	}
 	io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+	if ref.reason == "" {
+		return
+	}
 	rec := accesslog.Record{
 		Start: start, Duration: time.Since(start), Client: c.RemoteAddr().String(),
-		Status: http.StatusForbidden, Result: "TCP_DENIED", Hierarchy: "HIER_NONE",
-		BytesOut: int64(len(refusedBody)), Error: "client not allowed",
+		Status: ref.status, Result: "TCP_DENIED", Hierarchy: "HIER_NONE",
+		BytesOut: int64(len(ref.body)), Error: ref.reason,
 	}
 	if f := strings.Fields(reqLine); len(f) == 3 {
 		rec.Method, rec.URL, rec.Proto = f[0], f[1], f[2]

@@ -121,7 +121,7 @@ const chunk = 1 << 20
 // other direction finds the tunnel idle or ends.
 func (p *pump) copy(dst, src Conn) int64 {
 	var total int64
-	lr := &io.LimitedReader{R: src}
+	lr := &io.LimitedReader{R: readSide(src)}
 	for {
 		if p.idle > 0 {
 			src.SetReadDeadline(time.Now().Add(p.idle / 2))
@@ -172,6 +172,17 @@ func copyOnce(dst io.Writer, lr *io.LimitedReader) (int64, error) {
 	bp := copybuf.Get()
 	defer copybuf.Put(bp)
 	return io.CopyBuffer(dst, lr, *bp)
+}
+
+// readSide is what copy reads src through. A hijacked client connection
+// that holds a place under the server's connection caps wraps its socket
+// to count its Close, and the kernel splices only from the socket itself,
+// so the socket is read directly; closing still goes through the wrapper.
+func readSide(c Conn) io.Reader {
+	if s, ok := c.(interface{ Socket() *net.TCPConn }); ok {
+		return s.Socket()
+	}
+	return c
 }
 
 func closeWrite(c Conn) {
