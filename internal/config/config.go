@@ -113,6 +113,14 @@ type Config struct {
 	// number means bytes.
 	MaxHeaderBytes Size `yaml:"max_header_bytes"`
 
+	// MaxBodyBytes limits the size of a request's body (an upload); a
+	// request declaring a larger Content-Length gets 413 Content Too Large
+	// before anything is forwarded, and a chunked body that grows past it
+	// is cut off, answered with 413 if the origin has not answered yet, and
+	// its connection closed. The default is 0, no limit. Responses are not
+	// limited.
+	MaxBodyBytes Size `yaml:"max_body_bytes"`
+
 	// ViaPseudonym is the name this proxy gives itself in the Via header it
 	// adds to requests and responses (RFC 9110 §7.6.3), which also lets it
 	// detect requests that loop back to itself. The default, empty, lets the
@@ -153,6 +161,15 @@ type Config struct {
 
 	// Rewrite holds header and HTML rewriting rules.
 	Rewrite Rewrite `yaml:"rewrite"`
+
+	// Auth holds proxy authentication: who the users are.
+	Auth Auth `yaml:"auth"`
+
+	// Access holds the rules saying which user or client may go where.
+	Access Access `yaml:"access"`
+
+	// Limits holds the connection and request-rate limits.
+	Limits Limits `yaml:"limits"`
 }
 
 // Cache holds the settings of the HTTP cache. In the file they are keys
@@ -276,5 +293,7 @@ func Default() Config {
 		Privacy: Privacy{
 			Level: "standard",
 		},
+		Auth:   Auth{Realm: "sluice"},
+		Access: Access{Default: "allow"},
 	}
 }

@@ -90,6 +90,7 @@ func TestParseFull(t *testing.T) {
 		TunnelIdleTimeout: Duration(time.Hour),
 		DrainTimeout:      Duration(500 * time.Millisecond),
 		MaxHeaderBytes:    128 * KiB,
+		MaxBodyBytes:      100 * MiB,
 		ViaPseudonym:      "edge-1",
 		ForwardedFor:      "delete",
 		Upstream: Upstream{
@@ -133,6 +134,14 @@ func TestParseFull(t *testing.T) {
 				Replace:    []TextReplace{{Regex: "colour", With: "color"}},
 			}},
 		},
+		Auth: Auth{Htpasswd: "/etc/sluice/htpasswd", Realm: "Example proxy", ProbeResistance: true, KnockHost: "knock-7f3a.example"},
+		Access: Access{Default: "deny", Rules: []AccessRule{
+			{Action: "allow", Users: []string{"admin"}, Dest: []string{"private"}},
+			{Action: "deny", Dest: []string{"private", "cgnat", "203.0.113.0/24"}},
+			{Action: "allow", Users: []string{"*"}, Clients: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
+				Methods: []string{"GET", "CONNECT"}, Hosts: []string{".example.com"}, Ports: []string{"80", "443", "8000-8999"}},
+		}},
+		Limits: Limits{MaxConns: 20000, MaxConnsPerClient: 64, RequestsPerSecond: 50, Burst: 200},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", *got, *want)
@@ -225,8 +234,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	}
 	var keys []string
 	keyPaths(reflect.TypeFor[Config](), "", &keys)
-	if len(keys) != 39 {
-		t.Errorf("got %d keys, want 39: %v", len(keys), keys)
+	if len(keys) != 50 {
+		t.Errorf("got %d keys, want 50: %v", len(keys), keys)
 	}
 	for _, k := range keys {
 		if !strings.Contains(string(doc), "\n### `"+k+"`\n") {

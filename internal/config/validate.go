@@ -87,6 +87,12 @@ func (c *Config) check() []issue {
 	c.Filter.check(&v)
 	c.Privacy.check(&v)
 	c.Rewrite.check(&v)
+	c.Auth.check(&v)
+	c.Access.check(&v)
+	c.Limits.check(&v)
+	if c.MaxBodyBytes < 0 {
+		v.add("max_body_bytes", -1, "must not be negative")
+	}
 	return v
 }
 
