@@ -25,9 +25,11 @@ import (
 	"syscall"
 	"time"
 
+	"sluice/internal/access"
 	"sluice/internal/accesslog"
 	"sluice/internal/config"
 	"sluice/internal/dial"
+	"sluice/internal/limit"
 	"sluice/internal/lists"
 	"sluice/internal/proxy"
 	"sluice/internal/server"
@@ -90,10 +92,12 @@ Defaults protect people: the proxy listens on loopback and serves loopback
 clients only; CONNECT reaches port 443 only; destinations on loopback,
 link-local and unspecified addresses are refused; the client's address is
 not passed upstream. Signals: SIGTERM/SIGINT drain and exit, SIGUSR1 reopens
-the access log, SIGHUP reloads the filtering, privacy and rewriting rules
-(so does a change to the configuration file or a list file).
+the access log, SIGHUP reloads the filtering, privacy, rewriting,
+authentication and access rules (so does a change to the configuration
+file, a list file or the htpasswd file).
 Every flag and configuration key: docs/configuration.md; lists and
-privacy: docs/filtering.md.
+privacy: docs/filtering.md; authentication, access rules, limits and
+exposing the proxy safely: docs/security.md.
 `
 
 // listFlag is a repeatable flag.
@@ -114,6 +118,9 @@ type flags struct {
 	blockList, allowList                         listFlag
 	privacy                                      string
 	port                                         string
+	htpasswd, maxBody                            string
+	probeResistance                              bool
+	maxConns, maxConnsPerClient, rateLimit       int
 }
 
 func newFlags() *flags {
@@ -123,7 +130,7 @@ func newFlags() *flags {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:3128", "listen `ADDR`ess, host:port (an empty host listens on every interface)")
 	fs.StringVar(&f.configFile, "config", "", "YAML configuration `FILE` (see docs/configuration.md)")
 	fs.Var(&f.allowClient, "allow-client", "client `CIDR` allowed to use the proxy (repeatable; default loopback only)")
-	fs.Var(&f.allowDest, "allow-dest", "destination `CIDR` exempted from the default deny set (repeatable)")
+	fs.Var(&f.allowDest, "allow-dest", "destination `CIDR`, or named set like loopback, exempted from the default deny set (repeatable)")
 	fs.StringVar(&f.connectPorts, "connect-ports", "443", "comma-separated `LIST` of ports CONNECT may reach")
 	fs.StringVar(&f.accessLog, "access-log", "-", "access log: a file `PATH`, - for stdout, or off")
 	fs.StringVar(&f.logFormat, "log-format", "squid", "access log `FORMAT`: squid, combined or json")
@@ -141,6 +148,12 @@ func newFlags() *flags {
 	fs.Var(&f.blockList, "block-list", "block list `FILE` or URL: hosts, domains, Adblock/EasyList or regex rules, detected (repeatable; see docs/filtering.md)")
 	fs.Var(&f.allowList, "allow-list", "allow list `FILE` or URL; a match is never blocked (repeatable)")
 	fs.StringVar(&f.privacy, "privacy", "standard", "privacy `LEVEL`: off, standard (trim cross-site Referer, drop tracking parameters, Sec-GPC) or strict (also generic User-Agent, no third-party cookies)")
+	fs.StringVar(&f.htpasswd, "htpasswd", "", "require proxy authentication against this Apache htpasswd `FILE` (bcrypt entries; see docs/security.md)")
+	fs.BoolVar(&f.probeResistance, "probe-resistance", false, "with --htpasswd: answer unauthenticated clients like a plain web server, not with 407")
+	fs.IntVar(&f.maxConns, "max-conns", 0, "cap on open client connections, `N`; 0 means half the open-file limit")
+	fs.IntVar(&f.maxConnsPerClient, "max-conns-per-client", 0, "cap on one client address's open connections, `N` (then 429); 0 means no cap")
+	fs.IntVar(&f.rateLimit, "rate-limit", 0, "requests per second, `N`, one client address may make (then 429); 0 means no limit")
+	fs.StringVar(&f.maxBody, "max-body", "0", "largest request body, `SIZE` like 100MiB (then 413); 0 means no limit")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
 	fs.Bool("help", false, "print this help and exit")
 	// Errors print one line (see run); --help prints the whole usage.
@@ -215,6 +228,10 @@ func (f *flags) apply(cfg *config.Config) error {
 		case "allow-dest":
 			cfg.AllowDest = nil
 			for _, s := range f.allowDest {
+				if set, ok := access.NamedSet(s); ok {
+					cfg.AllowDest = append(cfg.AllowDest, set...)
+					continue
+				}
 				p, err := config.ParsePrefix(s)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("--allow-dest: %w", err))
@@ -255,6 +272,22 @@ func (f *flags) apply(cfg *config.Config) error {
 			cfg.Filter.Allow = append(cfg.Filter.Allow, f.allowList...)
 		case "privacy":
 			cfg.Privacy.Level = f.privacy
+		case "htpasswd":
+			cfg.Auth.Htpasswd = f.htpasswd
+		case "probe-resistance":
+			cfg.Auth.ProbeResistance = f.probeResistance
+		case "max-conns":
+			cfg.Limits.MaxConns = f.maxConns
+		case "max-conns-per-client":
+			cfg.Limits.MaxConnsPerClient = f.maxConnsPerClient
+		case "rate-limit":
+			cfg.Limits.RequestsPerSecond = f.rateLimit
+		case "max-body":
+			sz, err := config.ParseSize(f.maxBody)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--max-body: %w", err))
+			}
+			cfg.MaxBodyBytes = sz
 		case "cache-mem", "cache-disk":
 			sz, err := config.ParseSize(fl.Value.String())
 			if err != nil {
@@ -334,7 +367,7 @@ func configCommand(args []string, stdout, stderr io.Writer) int {
 	// The lists and rules it names must build too: a list file that is
 	// missing, a rewrite rule whose regex does not compile.
 	ls := lists.New(lists.Options{Dir: listDir(&cfg.Filter)})
-	if _, _, err := buildRules(cfg, ls, slog.New(slog.DiscardHandler)); err != nil {
+	if _, _, err := buildRules(cfg, ls, slog.New(slog.DiscardHandler), nil); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", args[1], err)
 		return 1
 	}
@@ -372,6 +405,7 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 	dialer := &dial.Dialer{Policy: dial.NewPolicy(cfg.AllowDest), Timeout: cfg.ConnectTimeout.D()}
 	transport := &upstream.Transport{
 		DialContext:           dialer.DialContext,
+		ReuseCheck:            dial.ReuseCheck,
 		MaxIdlePerHost:        zeroMeans(cfg.Upstream.MaxIdlePerHost, -1),
 		MaxIdle:               zeroMeans(cfg.Upstream.MaxIdle, math.MaxInt),
 		IdleConnTimeout:       zeroMeans(cfg.Upstream.IdleConnTimeout.D(), 100*365*24*time.Hour),
@@ -412,6 +446,7 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 	tunnels := new(tunnel.Tracker)
 	handler := proxy.New(proxy.Options{
 		Rules:             rl.get,
+		Resolve:           dialer.Resolve,
 		Transport:         rt,
 		Cache:             purger,
 		PurgeClients:      cfg.Cache.PurgeClients,
@@ -426,6 +461,10 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 		ListenAddr:        cfg.Listen,
 		Version:           versionString(),
 	})
+	maxConns := cfg.Limits.MaxConns
+	if maxConns == 0 {
+		maxConns = limit.DefaultMaxConns()
+	}
 	srv, err := server.Listen(server.Options{
 		Addr:           cfg.Listen,
 		Handler:        handler,
@@ -433,9 +472,17 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 		HeaderTimeout:  cfg.HeaderTimeout.D(),
 		IdleTimeout:    cfg.IdleTimeout.D(),
 		MaxHeaderBytes: int(cfg.MaxHeaderBytes),
-		Tunnels:        tunnels,
-		AccessLog:      alog,
-		Logger:         log,
+		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
+		Limits: limit.New(limit.Options{
+			MaxConns:          maxConns,
+			MaxConnsPerClient: cfg.Limits.MaxConnsPerClient,
+			Rate:              float64(cfg.Limits.RequestsPerSecond),
+			Burst:             cfg.Limits.Burst,
+			Logger:            log,
+		}),
+		Tunnels:   tunnels,
+		AccessLog: alog,
+		Logger:    log,
 	})
 	if err != nil {
 		log.Error("cannot listen", "addr", cfg.Listen, "err", err)
@@ -443,7 +490,7 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 	}
 	log.Info("sluice listening", "addr", srv.Addr().String(), "version", versionString(),
 		"allow_clients", prefixes(cfg.AllowClients), "connect_ports", cfg.ConnectPorts,
-		"allow_dest", prefixes(cfg.AllowDest))
+		"allow_dest", prefixes(cfg.AllowDest), "max_conns", maxConns)
 	warnExposure(log, cfg)
 
 	stopGC := make(chan struct{})
@@ -510,6 +557,9 @@ func warnExposure(log *slog.Logger, cfg *config.Config) {
 	for _, p := range cfg.AllowClients {
 		if !p.Addr().IsLoopback() {
 			log.Warn("clients beyond this host may use the proxy", "allow_client", p.String())
+		}
+		if p.Bits() == 0 && cfg.Auth.Htpasswd == "" {
+			log.Warn("this is an open proxy: anyone who can reach it may use it; set --htpasswd or narrow --allow-client (docs/security.md)", "allow_client", p.String())
 		}
 	}
 }

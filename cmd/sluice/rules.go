@@ -9,10 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"sluice/internal/access"
+	"sluice/internal/auth"
 	"sluice/internal/config"
 	"sluice/internal/filter"
 	"sluice/internal/lists"
@@ -25,10 +28,29 @@ import (
 // reading lists through ls. It returns the files the rules were read from
 // (to watch for changes). A list given as a URL that was never fetched is
 // skipped with a warning, not an error: it blocks once fetched.
-func buildRules(cfg *config.Config, ls *lists.Store, log *slog.Logger) (*proxy.Rules, []string, error) {
+//
+// prev, if not nil, holds the verifier of the previous build: it is kept
+// (with its cache of verified credentials) when the htpasswd file has not
+// changed, and replaced when it has.
+func buildRules(cfg *config.Config, ls *lists.Store, log *slog.Logger, prev *htpasswdState) (*proxy.Rules, []string, error) {
 	rs := &proxy.Rules{ReportOnly: cfg.Filter.ReportOnly}
 	var files []string
 	var errs []error
+
+	if a := &cfg.Auth; a.Htpasswd != "" {
+		files = append(files, a.Htpasswd)
+		v, err := prev.verifier(a.Htpasswd, log)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("auth.htpasswd: %w", err))
+		} else {
+			rs.Auth = &proxy.Auth{Verifier: v, Realm: a.Realm, ProbeResistance: a.ProbeResistance, KnockHost: strings.ToLower(a.KnockHost)}
+		}
+	}
+	if acl, err := newAccess(&cfg.Access); err != nil {
+		errs = append(errs, err)
+	} else {
+		rs.Access = acl
+	}
 	load := func(sources []string) []*filter.List {
 		var out []*filter.List
 		for _, src := range sources {
@@ -76,6 +98,61 @@ func buildRules(cfg *config.Config, ls *lists.Store, log *slog.Logger) (*proxy.R
 		return nil, files, errors.Join(errs...)
 	}
 	return rs, files, nil
+}
+
+// newAccess compiles the access rules; nil when there are none and the
+// default allows.
+func newAccess(c *config.Access) (*access.List, error) {
+	if len(c.Rules) == 0 && c.Default != "deny" {
+		return nil, nil
+	}
+	rules := make([]access.Rule, len(c.Rules))
+	for i, r := range c.Rules {
+		rules[i] = access.Rule{
+			Allow: r.Action == "allow", Users: r.Users, Clients: r.Clients, Methods: r.Methods,
+			Hosts: r.Hosts, Ports: r.Ports, Dest: r.Dest, Name: fmt.Sprintf("access.rules[%d]", i),
+		}
+	}
+	return access.Compile(rules, c.Default != "deny")
+}
+
+// htpasswdState remembers the verifier built from an htpasswd file and the
+// file's stamp, so that a reload that leaves the file alone keeps the cache
+// of verified credentials, and one that changes it starts afresh.
+type htpasswdState struct {
+	mu   sync.Mutex
+	path string
+	st   stamp
+	v    *auth.Verifier
+}
+
+// verifier returns a verifier for the file at path, reusing the last one
+// if the file is unchanged. A nil *htpasswdState always builds anew.
+func (s *htpasswdState) verifier(path string, log *slog.Logger) (*auth.Verifier, error) {
+	st := stampOf(path)
+	if s != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.v != nil && s.path == path && s.st == st && st.ok {
+			return s.v, nil
+		}
+	}
+	f, err := auth.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if f.Users() == 0 {
+		return nil, fmt.Errorf("%s has no users, so nobody could use the proxy", path)
+	}
+	for _, w := range f.Warnings() {
+		log.Warn(w)
+	}
+	v := auth.NewVerifier(f, 0)
+	if s != nil {
+		s.path, s.st, s.v = path, st, v
+	}
+	log.Info("htpasswd loaded", "path", path, "users", f.Users())
+	return v, nil
 }
 
 func newPrivacy(c *config.Privacy) (*privacy.Policy, error) {
@@ -154,6 +231,8 @@ type rules struct {
 	ls   *lists.Store
 	load func() (*config.Config, error) // reads the file and applies the flags
 
+	htpasswd htpasswdState
+
 	mu    sync.Mutex // serialises rebuilds; guards what follows
 	cfg   *config.Config
 	files map[string]stamp // the configuration file and list files, as last read
@@ -179,7 +258,7 @@ func (r *rules) get() *proxy.Rules { return r.cur.Load() }
 
 // start builds the first snapshot from cfg; an error here is fatal.
 func (r *rules) start(cfg *config.Config, configFile string) error {
-	rs, files, err := buildRules(cfg, r.ls, r.log)
+	rs, files, err := buildRules(cfg, r.ls, r.log, &r.htpasswd)
 	if err != nil {
 		return err
 	}
@@ -211,7 +290,7 @@ func (r *rules) reload(why, configFile string) {
 		r.files = r.stamps(configFile, r.fileNames()) // do not retry the same broken file every poll
 		return
 	}
-	rs, files, err := buildRules(cfg, r.ls, r.log)
+	rs, files, err := buildRules(cfg, r.ls, r.log, &r.htpasswd)
 	if err != nil {
 		r.files = r.stamps(configFile, append(files, r.fileNames()...))
 		r.log.Error("reload failed; keeping the previous rules", "why", why, "err", err)
@@ -299,14 +378,15 @@ func (r *rules) refresh(ctx context.Context, configFile string) {
 }
 
 // staticChanges lists the settings that differ between a and b and need a
-// restart: everything but the filter, privacy and rewrite sections.
+// restart: everything but the filter, privacy, rewrite, auth and access
+// sections.
 func staticChanges(a, b *config.Config) []string {
 	var out []string
 	av, bv := reflect.ValueOf(*a), reflect.ValueOf(*b)
 	t := av.Type()
 	for i := range t.NumField() {
 		switch t.Field(i).Name {
-		case "Filter", "Privacy", "Rewrite":
+		case "Filter", "Privacy", "Rewrite", "Auth", "Access":
 			continue
 		}
 		if !reflect.DeepEqual(av.Field(i).Interface(), bv.Field(i).Interface()) {

@@ -37,7 +37,7 @@ rewrite:
 		t.Fatal(err)
 	}
 	ls := lists.New(lists.Options{Dir: filepath.Join(dir, "lists")})
-	rs, files, err := buildRules(cfg, ls, slog.New(slog.DiscardHandler))
+	rs, files, err := buildRules(cfg, ls, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ rewrite:
 
 	// Defaults: privacy standard, nothing else.
 	def := config.Default()
-	rs, _, err = buildRules(&def, ls, slog.New(slog.DiscardHandler))
+	rs, _, err = buildRules(&def, ls, slog.New(slog.DiscardHandler), nil)
 	if err != nil || rs.Filter != nil || rs.Rewrite != nil || rs.Privacy == nil || rs.Privacy.Level("a.example") != privacy.Standard {
 		t.Errorf("defaults: got %+v, %v; want standard privacy only", rs, err)
 	}
@@ -73,7 +73,7 @@ rewrite:
 	// A regex that does not compile names its rule.
 	bad := *cfg
 	bad.Rewrite.Headers = []config.HeaderRule{{Phase: "response", Action: "replace", Name: "Server", Regex: "("}}
-	if _, _, err := buildRules(&bad, ls, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "headers[0]") {
+	if _, _, err := buildRules(&bad, ls, slog.New(slog.DiscardHandler), nil); err == nil || !strings.Contains(err.Error(), "headers[0]") {
 		t.Errorf("bad regex: got %v, want an error naming headers[0]", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // connect opens a CONNECT tunnel (RFC 9110 §9.3.6). The 200 is sent only
 // after the connection to the destination is up, so a client never
 // mistakes a failed dial for an open tunnel.
-func (h *Handler) connect(w http.ResponseWriter, r *http.Request, rec *accesslog.Record) {
+func (h *Handler) connect(w http.ResponseWriter, r *http.Request, rec *accesslog.Record, rs *Rules, user string) {
 	target := r.URL.Host
 	if target == "" {
 		target = r.Host
@@ -38,10 +39,16 @@ func (h *Handler) connect(w http.ResponseWriter, r *http.Request, rec *accesslog
 	if port == "443" {
 		u = "https://" + host + "/"
 	}
-	if h.blocked(w, r, rec, h.currentRules(), u, strings.ToLower(strings.Trim(host, "[]")), true) {
+	lhost := strings.ToLower(strings.Trim(host, "[]"))
+	portN, _ := strconv.Atoi(port)
+	ctx, ok := h.allowed(w, r, rec, rs, user, lhost, portN)
+	if !ok {
 		return
 	}
-	up, err := h.dial(r.Context(), "tcp", target)
+	if h.blocked(w, r, rec, rs, u, lhost, true) {
+		return
+	}
+	up, err := h.dial(ctx, "tcp", target)
 	rec.Hierarchy = "HIER_DIRECT"
 	if err != nil {
 		f, gone := classify(err, host)

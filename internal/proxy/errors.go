@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"sluice/internal/dial"
+	"sluice/internal/server"
 	"sluice/internal/upstream"
 )
 
@@ -25,6 +26,10 @@ type failure struct {
 func classify(err error, host string) (f failure, clientGone bool) {
 	if errors.Is(err, context.Canceled) {
 		return failure{status: 0, title: "client went away"}, true
+	}
+	if errors.Is(err, server.ErrBodyTooLarge) {
+		// A chunked upload grew past max_body_bytes.
+		return failure{413, "Request body too large", "The request body is larger than this proxy accepts; the upload to " + host + " was cut off."}, false
 	}
 	var berr *upstream.RequestBodyError
 	if errors.As(err, &berr) {

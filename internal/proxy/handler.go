@@ -72,6 +72,11 @@ type Options struct {
 	// Rules returns the current filtering, privacy and rewriting rules;
 	// it is called once per request. Nil, or returning nil, means none.
 	Rules func() *Rules
+	// Resolve resolves and checks a destination host the way DialContext
+	// will (dial.Dialer.Resolve); access rules about destination addresses
+	// use it to decide before the cache is consulted. Nil means those
+	// rules are enforced at connect time only.
+	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // Purger removes a URL and its variants from a cache (the PURGE method).
@@ -114,6 +119,7 @@ type Handler struct {
 	purgeClients   []netip.Prefix
 	recorder       RecordingRoundTripper
 	rules          func() *Rules
+	resolve        func(ctx context.Context, host string) ([]netip.Addr, error)
 
 	requests atomic.Int64
 }
@@ -138,6 +144,7 @@ func New(o Options) *Handler {
 
 		purgeClients: o.PurgeClients,
 		rules:        o.Rules,
+		resolve:      o.Resolve,
 	}
 	h.recorder, _ = o.Transport.(RecordingRoundTripper)
 	if h.pseudonym == "" {
@@ -229,16 +236,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		UserAgent: first(r.Header, "User-Agent"),
 	}
 	var abort bool
+	rs := h.currentRules()
+	user, ok := h.authenticate(w, r, &rec, rs)
 	switch {
+	case !ok:
+	case rs.knocked(r):
+		h.knock(w, r, &rec, user)
 	case r.Method == http.MethodConnect:
-		h.connect(w, r, &rec)
+		h.connect(w, r, &rec, rs, user)
 	case r.URL.Scheme == "":
 		rec.Result, rec.Hierarchy = "NONE", "HIER_NONE"
 		rec.Status, rec.BytesOut = h.local(w, r)
 	case r.Method == "PURGE" && h.cache != nil:
 		h.purge(w, r, &rec)
 	default:
-		abort = h.forward(w, r, &rec)
+		abort = h.forward(w, r, &rec, rs, user)
 	}
 	rec.Duration = time.Since(rec.Start)
 	h.alog.Log(rec)
@@ -272,7 +284,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, rec *accesslog.Re
 // forward relays an absolute-form request to its origin and streams the
 // response back. It reports abort when the response was cut short by the
 // origin and the client connection must be aborted.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog.Record) (abort bool) {
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog.Record, rs *Rules, user string) (abort bool) {
 	u := r.URL
 	if u.Scheme != "http" && u.Scheme != "https" {
 		h.fail(w, r, rec, failure{http.StatusNotImplemented, "Unsupported scheme", "sluice forwards http:// and https:// URLs only, not " + u.Scheme + "://."}, u.Host)
@@ -300,7 +312,15 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, rec *accesslog
 		rec.Status, rec.BytesOut = h.answerMaxForwards(w, r)
 		return
 	}
-	rs := h.currentRules()
+	defPortN := 80
+	if defPort == "443" {
+		defPortN = 443
+	}
+	if ctx, ok := h.allowed(w, r, rec, rs, user, strings.ToLower(u.Hostname()), portOf(u.Host, defPortN)); !ok {
+		return
+	} else if ctx != r.Context() {
+		r = r.WithContext(ctx)
+	}
 	if rs != nil && rs.Filter != nil {
 		target := r.RequestURI // the absolute-form target, as the client sent it
 		if !strings.Contains(target, "://") {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"sluice/internal/access"
 	"sluice/internal/accesslog"
 	"sluice/internal/filter"
 	"sluice/internal/privacy"
@@ -24,6 +25,17 @@ type Rules struct {
 	Privacy *privacy.Policy
 	// Rewrite changes headers and HTML.
 	Rewrite *rewrite.Rules
+	// Auth asks clients for credentials; nil means nobody is asked.
+	Auth *Auth
+	// Access decides which user or client may go where.
+	Access *access.List
+}
+
+// knocked reports whether r is an authenticated request for the knock
+// host, which the proxy answers itself.
+func (rs *Rules) knocked(r *http.Request) bool {
+	return rs != nil && rs.Auth != nil && rs.Auth.KnockHost != "" && r.Method != http.MethodConnect &&
+		r.URL.Scheme != "" && targetHost(r) == rs.Auth.KnockHost
 }
 
 // rules returns the current snapshot, or nil.

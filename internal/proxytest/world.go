@@ -29,6 +29,7 @@ import (
 	"sluice/internal/cache/semantics"
 	"sluice/internal/cache/store"
 	"sluice/internal/dial"
+	"sluice/internal/limit"
 	"sluice/internal/proxy"
 	"sluice/internal/server"
 	"sluice/internal/tunnel"
@@ -48,6 +49,8 @@ type Options struct {
 	IdleTimeout       time.Duration
 	TunnelIdleTimeout time.Duration
 	MaxHeaderBytes    int
+	MaxBodyBytes      int64
+	Limits            *limit.Limiter
 	ForwardedFor      string
 	Pseudonym         string
 	Resolver          dial.Resolver
@@ -100,6 +103,7 @@ func New(t testing.TB, o Options) *World {
 	}
 	w.Transport = &upstream.Transport{
 		DialContext:           dialer.DialContext,
+		ReuseCheck:            dial.ReuseCheck,
 		ResponseHeaderTimeout: or(o.UpstreamTimeout, 30*time.Second),
 		ReadIdleTimeout:       o.TunnelIdleTimeout,
 	}
@@ -128,6 +132,7 @@ func New(t testing.TB, o Options) *World {
 		ListenAddr:        w.Addr,
 		Version:           "test",
 		Rules:             o.Rules,
+		Resolve:           dialer.Resolve,
 	})
 	w.Server = server.New(ln, server.Options{
 		Handler:        w.Handler,
@@ -135,6 +140,8 @@ func New(t testing.TB, o Options) *World {
 		HeaderTimeout:  or(o.HeaderTimeout, 10*time.Second),
 		IdleTimeout:    or(o.IdleTimeout, time.Minute),
 		MaxHeaderBytes: o.MaxHeaderBytes,
+		MaxBodyBytes:   o.MaxBodyBytes,
+		Limits:         o.Limits,
 		Tunnels:        w.Tunnels,
 		AccessLog:      w.alog,
 	})
