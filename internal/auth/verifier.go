@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -40,6 +41,11 @@ type Verifier struct {
 
 	mu    sync.RWMutex
 	cache map[[sha256.Size]byte]string // key → entry hash it was verified against
+
+	// hashing bounds the full hash checks running at once, so that a
+	// client sending wrong passwords as fast as it can occupies at most
+	// half the CPUs and cached users are still served.
+	hashing chan struct{}
 }
 
 // NewVerifier returns a Verifier for f caching up to cacheSize successful
@@ -48,7 +54,8 @@ func NewVerifier(f *File, cacheSize int) *Verifier {
 	if cacheSize <= 0 {
 		cacheSize = DefaultCacheSize
 	}
-	v := &Verifier{file: f, max: cacheSize, cache: make(map[[sha256.Size]byte]string)}
+	v := &Verifier{file: f, max: cacheSize, cache: make(map[[sha256.Size]byte]string),
+		hashing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	rand.Read(v.key[:]) // never fails (crypto/rand, Go 1.24+)
 	return v
 }
@@ -98,7 +105,10 @@ func (v *Verifier) Check(proxyAuthorization string) (user string, ok bool) {
 	if target == nil {
 		target = v.dummyEntry()
 	}
-	if !verify(target, pass) || e == nil {
+	v.hashing <- struct{}{}
+	ok = verify(target, pass)
+	<-v.hashing
+	if !ok || e == nil {
 		return "", false
 	}
 

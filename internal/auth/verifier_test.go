@@ -3,9 +3,11 @@ package auth
 import (
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -300,4 +302,39 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("Check(%q) = (%q, true) for credentials %q", h, user, raw)
 		}
 	})
+}
+
+// TestHashingBounded: wrong passwords sent in parallel are hashed at most
+// GOMAXPROCS/2 at a time (at least one), so a guesser cannot take every
+// CPU, while a cached user is answered without waiting for them.
+func TestHashingBounded(t *testing.T) {
+	v := NewVerifier(testFile(t, "alice:"+bcryptHash(t, "right")), 0)
+	if _, ok := v.Check(basic("alice:right")); !ok {
+		t.Fatal("alice")
+	}
+	limit := cap(v.hashing)
+	if want := max(1, runtime.GOMAXPROCS(0)/2); limit != want {
+		t.Fatalf("limit %d, want %d", limit, want)
+	}
+	// Hold every hashing slot, as a crowd of guessers would.
+	for range limit {
+		v.hashing <- struct{}{}
+	}
+	done := make(chan bool)
+	go func() {
+		_, ok := v.Check(basic("alice:wrong"))
+		done <- ok
+	}()
+	select {
+	case <-done:
+		t.Fatal("a wrong password was hashed with every slot taken")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, ok := v.Check(basic("alice:right")); !ok {
+		t.Fatal("the cached user waited for the hashing slots")
+	}
+	<-v.hashing
+	if <-done {
+		t.Fatal("wrong password accepted")
+	}
 }
