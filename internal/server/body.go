@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httputil"
 	"strings"
 
 	"sluice/internal/wire"
@@ -81,7 +80,7 @@ func (b *body) Read(p []byte) (int, error) {
 		return n, err
 	}
 	if b.cr == nil {
-		b.cr = httputil.NewChunkedReader(b.br)
+		b.cr = &chunkedReader{br: b.br}
 	}
 	n, err := b.cr.Read(p)
 	b.n += int64(n)
@@ -152,7 +151,10 @@ func (b *body) readTrailer() error {
 		if total > 64<<10 {
 			return errors.New("chunked trailer too large")
 		}
-		s := strings.TrimRight(string(line), "\r\n")
+		if len(line) < 2 || line[len(line)-2] != '\r' {
+			return errors.New("trailer line not ended by CRLF")
+		}
+		s := string(line[:len(line)-2])
 		if s == "" {
 			return nil
 		}
@@ -173,4 +175,71 @@ func (b *body) readTrailer() error {
 		}
 		b.req.Trailer.Add(name, value)
 	}
+}
+
+// chunkedReader reads a chunked body (RFC 9112 §7.1) with the grammar
+// checkChunks holds the first bytes to: parseChunkLine for every size
+// line and CRLF after every chunk's data. httputil's reader accepts a
+// size line with trailing whitespace or a bare LF and refuses whitespace
+// before ";", which RFC 9112 allows. It stops after the last chunk; the
+// trailer section is readTrailer's.
+type chunkedReader struct {
+	br   *bufio.Reader
+	n    int64 // data bytes left in the current chunk
+	crlf bool  // the CRLF after a chunk's data is due
+}
+
+var (
+	errChunkLine = errors.New("malformed chunk size line")
+	errChunkEnd  = errors.New("chunk data not followed by CRLF")
+)
+
+func (cr *chunkedReader) Read(p []byte) (int, error) {
+	for {
+		if cr.n > 0 {
+			if int64(len(p)) > cr.n {
+				p = p[:cr.n]
+			}
+			n, err := cr.br.Read(p)
+			cr.n -= int64(n)
+			cr.crlf = cr.n == 0
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
+		if cr.crlf {
+			end, err := cr.br.Peek(2)
+			if err != nil {
+				return 0, unexpectedEOF(err)
+			}
+			if end[0] != '\r' || end[1] != '\n' {
+				return 0, errChunkEnd
+			}
+			cr.br.Discard(2)
+			cr.crlf = false
+		}
+		line, err := cr.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			return 0, errChunkLine // longer than the read buffer
+		}
+		if err != nil {
+			return 0, unexpectedEOF(err)
+		}
+		size, ok := parseChunkLine(line)
+		if !ok {
+			return 0, errChunkLine
+		}
+		if size == 0 {
+			return 0, io.EOF
+		}
+		cr.n = size
+	}
+}
+
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }

@@ -319,6 +319,15 @@ func (c *conn) serveOne() (keep bool) {
 		c.reject(err, start, s)
 		return false
 	}
+	if r.ContentLength < 0 {
+		// A malformed chunked body that came with the head is refused
+		// before the handler forwards the head anywhere.
+		buf, _ := c.br.Peek(c.br.Buffered())
+		if err := checkChunks(buf); err != nil {
+			c.reject(err, start, s)
+			return false
+		}
+	}
 	if c.adm != nil {
 		if ok, retry := c.adm.slot.Request(); !ok {
 			return c.tooManyRequests(r, retry)

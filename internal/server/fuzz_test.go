@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,8 +42,17 @@ func FuzzParseRequest(f *testing.F) {
 		if r.URL == nil {
 			t.Fatal("URL is nil")
 		}
-		if hasCTL(r.Host) || strings.ContainsAny(r.Host, " @%/") {
+		if hasCTL(r.Host) || strings.ContainsAny(r.Host, " @%/") || !validHost(r.Host) {
 			t.Errorf("Host %q", r.Host)
+		}
+		if r.URL.User != nil || r.URL.Fragment != "" {
+			t.Errorf("URL %q has userinfo or a fragment", r.URL)
+		}
+		if !crlfOnly(head) {
+			t.Errorf("accepted a head with a bare LF: %q", head)
+		}
+		if r.Method == http.MethodConnect && (r.ContentLength != 0 || r.TransferEncoding != nil) {
+			t.Errorf("CONNECT with a body: ContentLength %d, TransferEncoding %q", r.ContentLength, r.TransferEncoding)
 		}
 		if r.ContentLength < -1 {
 			t.Errorf("ContentLength %d", r.ContentLength)
@@ -71,6 +81,24 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// crlfOnly reports whether every line of the head in s, up to its blank
+// line, ends in CRLF.
+func crlfOnly(s string) bool {
+	for {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			return true
+		}
+		if i == 0 || s[i-1] != '\r' {
+			return false
+		}
+		if i == 1 {
+			return true // the blank line
+		}
+		s = s[i+1:]
+	}
 }
 
 // hasCTL reports whether s holds a control character other than tab.
@@ -166,6 +194,54 @@ func FuzzFastAbsoluteURL(f *testing.F) {
 		}
 		if *got != *want {
 			t.Fatalf("fast path for %q:\n got %#v\nwant %#v", target, *got, *want)
+		}
+	})
+}
+
+// chunkLineRE is RFC 9112 §7.1's chunk-size line, written out as a
+// regular expression over bytes (each byte one rune, so obs-text works).
+var chunkLineRE = func() *regexp.Regexp {
+	tchar := "[!#$%&'*+\\-.^_`|~0-9A-Za-z]"
+	token := tchar + "+"
+	bws := "[ \t]*"
+	quoted := `"(?:[\t \x{21}\x{23}-\x{5b}\x{5d}-\x{7e}\x{80}-\x{ff}]|\\[\t \x{21}-\x{7e}\x{80}-\x{ff}])*"`
+	ext := bws + ";" + bws + token + "(?:" + bws + "=" + bws + "(?:" + token + "|" + quoted + "))?"
+	return regexp.MustCompile("^([0-9A-Fa-f]+)(?:" + ext + ")*\r\n$")
+}()
+
+// FuzzParseChunkLine holds parseChunkLine to the grammar, and checkChunks
+// to not panicking on whatever follows.
+func FuzzParseChunkLine(f *testing.F) {
+	for _, s := range []string{
+		"5\r\n", "5;a=b\r\n", "5 ; a = \"x\\\"y\" ;c\r\n", "0x5\r\n", "5 ;\r\n", "5 \r\n", "5\n",
+		"7fffffffffffffff\r\n", "8000000000000000\r\n", "0000000000000000005\r\n", "5;a=\"\xff\"\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		checkChunks(line)
+		size, ok := parseChunkLine(line)
+		runes := make([]rune, len(line))
+		for i, c := range line {
+			runes[i] = rune(c)
+		}
+		m := chunkLineRE.FindStringSubmatch(string(runes))
+		want := m != nil
+		var wantSize int64
+		if want {
+			digits := strings.TrimLeft(m[1], "0")
+			if len(digits) > 16 || len(digits) == 16 && digits[0] > '7' {
+				want = false // does not fit an int64
+			} else if digits != "" {
+				n, err := strconv.ParseInt(digits, 16, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantSize = n
+			}
+		}
+		if ok != want || size != wantSize && ok {
+			t.Errorf("parseChunkLine(%q): got %d, %v; the grammar says %d, %v", line, size, ok, wantSize, want)
 		}
 	})
 }

@@ -46,13 +46,11 @@ func TestParseRequest(t *testing.T) {
 			want{"GET", "/", "", http.Header{"Connection": {"Keep-Alive"}}, 0, nil, false}},
 		{"HTTP/1.1 Connection: close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Close\r\n\r\n",
 			want{"GET", "/", "a", http.Header{"Connection": {"keep-alive, Close"}}, 0, nil, true}},
-		{"bare LF", "POST /x HTTP/1.1\nHost: a\nContent-Length: 3\n\n",
-			want{"POST", "/x", "a", http.Header{"Content-Length": {"3"}}, 3, nil, false}},
 		{"lowercase names canonicalized", "GET / HTTP/1.1\r\nhost: a\r\ncontent-length: 0\r\nx-cUSTOM-thing: v\r\n\r\n",
 			want{"GET", "/", "a", http.Header{"Content-Length": {"0"}, "X-Custom-Thing": {"v"}}, 0, nil, false}},
 		{"repeated headers in order", "GET / HTTP/1.1\r\nAccept: a\r\nHost: h\r\nX: 1\r\naccept: b\r\nAccept: c\r\n\r\n",
 			want{"GET", "/", "h", http.Header{"Accept": {"a", "b", "c"}, "X": {"1"}}, 0, nil, false}},
-		{"leading empty lines", "\r\n\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		{"leading empty lines", "\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
 			want{"GET", "/", "a", http.Header{}, 0, nil, false}},
 		{"OWS trimmed, inner tab kept", "GET / HTTP/1.1\r\nHost:a\r\nX: \t v\tw \t\r\nY:\r\n\r\n",
 			want{"GET", "/", "a", http.Header{"X": {"v\tw"}, "Y": {""}}, 0, nil, false}},
@@ -70,6 +68,22 @@ func TestParseRequest(t *testing.T) {
 			want{"POST", "/", "a", http.Header{"Content-Length": {"5, 5", "5"}}, 5, nil, false}},
 		{"Content-Length 0", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
 			want{"POST", "/", "a", http.Header{"Content-Length": {"0"}}, 0, nil, false}},
+		{"Content-Length leading zeros", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n",
+			want{"POST", "/", "a", http.Header{"Content-Length": {"007"}}, 7, nil, false}},
+		{"chunked with OWS and capitals", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  CHUNKED \t\r\n\r\n",
+			want{"POST", "/", "a", http.Header{}, -1, []string{"chunked"}, false}},
+		{"lower-case method is an extension method", "get / HTTP/1.1\r\nHost: a\r\n\r\n",
+			want{"get", "/", "a", http.Header{}, 0, nil, false}},
+		{"underscore in other names", "GET / HTTP/1.1\r\nHost: a\r\nX_Content_Length: 1\r\n\r\n",
+			want{"GET", "/", "a", http.Header{"X_content_length": {"1"}}, 0, nil, false}},
+		{"IDN as punycode", "GET http://xn--bcher-kva.example/ HTTP/1.1\r\nHost: XN--BCHER-KVA.example\r\n\r\n",
+			want{"GET", "http://xn--bcher-kva.example/", "xn--bcher-kva.example", http.Header{}, 0, nil, false}},
+		{"trailing dot and underscore", "GET http://_dmarc.example.:8080/ HTTP/1.1\r\nHost: x\r\n\r\n",
+			want{"GET", "http://_dmarc.example.:8080/", "_dmarc.example.:8080", http.Header{}, 0, nil, false}},
+		{"IPv4-mapped IPv6", "GET http://[::ffff:127.0.0.1]/ HTTP/1.1\r\nHost: x\r\n\r\n",
+			want{"GET", "http://[::ffff:127.0.0.1]/", "[::ffff:127.0.0.1]", http.Header{}, 0, nil, false}},
+		{"CONNECT with Content-Length 0", "CONNECT example.com:443 HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+			want{"CONNECT", "//example.com:443", "example.com:443", http.Header{"Content-Length": {"0"}}, 0, nil, false}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,6 +215,52 @@ var rejections = []struct {
 	{"tab separator", "GET /\tHTTP/1.1\r\nHost: a\r\n\r\n", 400},
 	{"tab after method", "GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},
 	{"five empty lines", "\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+	{"bare LF", "POST /x HTTP/1.1\nHost: a\nContent-Length: 3\n\n", 400},
+	{"bare LF after request line", "GET / HTTP/1.1\nHost: a\r\n\r\n", 400},
+	{"bare LF after a field", "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400},
+	{"bare LF blank line", "GET / HTTP/1.1\r\nHost: a\r\n\n", 400},
+	{"bare LF empty line first", "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+	{"CR line", "GET / HTTP/1.1\r\nHost: a\r\n\r\r\n\r\n", 400},
+	{"fragment", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+	{"fragment in absolute-form", "GET http://a/#b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+	{"TE chunked twice in a list", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400},
+	{"TE chunked twice over lines", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+	{"TE empty element", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked\r\n\r\n", 400},
+	{"TE trailing comma", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n", 400},
+	{"TE parameter", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;q=1\r\n\r\n", 400},
+	{"TE quoted", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \"chunked\"\r\n\r\n", 400},
+	{"TE xchunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", 400},
+	{"TE gzip parameter then chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip;x=1, chunked\r\n\r\n", 400},
+	{"TE identity then chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity, chunked\r\n\r\n", 501},
+	{"Transfer_Encoding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\n\r\n", 400},
+	{"content_length", "POST / HTTP/1.1\r\nHost: a\r\ncontent_length: 5\r\n\r\n", 400},
+	{"CL trailing comma", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,\r\n\r\n", 400},
+	{"CL leading comma", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ,5\r\n\r\n", 400},
+	{"CONNECT with Content-Length", "CONNECT example.com:443 HTTP/1.1\r\nContent-Length: 5\r\n\r\n", 400},
+	{"CONNECT with Transfer-Encoding", "CONNECT example.com:443 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+	{"IDN empty", "GET http://xn--/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"IDN invalid punycode", "GET http://xn--zz.example/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"IDN disallowed", "GET http://xn--a.example/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"IDN ASCII only", "GET http://xn--abc-.example/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"Host bad IDN", "GET / HTTP/1.1\r\nHost: xn--\r\n\r\n", 400},
+	{"empty label", "GET http://a..example/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"leading dot", "GET http://.example/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"only a dot", "GET http://./ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"label too long", "GET http://" + strings.Repeat("a", 64) + ".example/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"name too long", "GET http://" + strings.Repeat("a.", 127) + "aa/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"two ports", "GET http://a:80:80/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"empty port", "GET http://a:/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"port 0", "GET http://a:0/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"port too big", "GET http://a:65536/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"port too long", "GET http://a:000080/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"port negative", "GET http://a:-80/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"IPv6 unbracketed", "GET http://::1/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"IPv4 in brackets", "GET http://[127.0.0.1]/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"not IPv6 in brackets", "GET http://[gg::1]/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"IPvFuture", "GET http://[v1.a]/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"text after brackets", "GET http://[::1]x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"Host bracket in the middle", "GET / HTTP/1.1\r\nHost: a[::1]\r\n\r\n", 400},
+	{"CONNECT IPv4 in brackets", "CONNECT [127.0.0.1]:443 HTTP/1.1\r\n\r\n", 400},
 	{"head too large", "GET / HTTP/1.1\r\nHost: a\r\nX: " + strings.Repeat("v", 1<<10) + "\r\n\r\n", 431},
 }
 
@@ -253,6 +313,12 @@ var hostile = []struct {
 	{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, false},
 	{"missing Host", "GET / HTTP/1.1\r\n\r\n", 400, false},
 	{"two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, false},
+	{"bare LF", "GET / HTTP/1.1\nHost: a\n\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", 400, false},
+	{"LF inside a value", "POST / HTTP/1.1\r\nHost: a\r\nX: a\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, false},
+	{"chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, false},
+	{"Transfer_Encoding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\n\r\n0\r\n\r\n", 400, false},
+	{"CONNECT with a body", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 34\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", 400, false},
+	{"bad IDN", "GET http://xn--/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, false},
 	{"unsupported Expect", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 200-ok\r\n\r\nhello", 417, false},
 }
 
@@ -286,6 +352,97 @@ func TestHostileRequests(t *testing.T) {
 			c.expectClosed()
 			if n := ts.calls.Load() - before; n != 0 {
 				t.Errorf("handler called %d times, want 0", n)
+			}
+		})
+	}
+}
+
+// TestParseChunkLine holds chunk-size lines to RFC 9112 §7.1.
+func TestParseChunkLine(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		size int64
+		ok   bool
+	}{
+		{"5\r\n", 5, true},
+		{"0\r\n", 0, true},
+		{"000\r\n", 0, true},
+		{"aBc\r\n", 0xabc, true},
+		{"7fffffffffffffff\r\n", 1<<63 - 1, true},
+		{"5;a\r\n", 5, true},
+		{"5;a=b\r\n", 5, true},
+		{"5 ; a = b ;c\r\n", 5, true},
+		{"5\t;a\r\n", 5, true},
+		{"5;a=\"x;y\\\"z\"\r\n", 5, true},
+		{"5;a=\"\"\r\n", 5, true},
+
+		{"5\n", 0, false},
+		{"5\r\r\n", 0, false},
+		{"\r\n", 0, false},
+		{"0x5\r\n", 0, false},
+		{"+5\r\n", 0, false},
+		{"-1\r\n", 0, false},
+		{" 5\r\n", 0, false},
+		{"5 \r\n", 0, false},
+		{"5 ;\r\n", 0, false},
+		{"5;\r\n", 0, false},
+		{"5;=b\r\n", 0, false},
+		{"5;a=\r\n", 0, false},
+		{"5;a=b c\r\n", 0, false},
+		{"5;a=\"x\r\n", 0, false},
+		{"5;a=\"x\x00\"\r\n", 0, false},
+		{"5;a\rb\r\n", 0, false},
+		{"5a;\r\n", 0, false},
+		{"8000000000000000\r\n", 0, false},
+		{"ffffffffffffffff\r\n", 0, false},
+		{"10000000000000005\r\n", 0, false},
+		{"zz\r\n", 0, false},
+	} {
+		size, ok := parseChunkLine([]byte(tt.line))
+		if ok != tt.ok || size != tt.size {
+			t.Errorf("parseChunkLine(%q): got %d, %v; want %d, %v", tt.line, size, ok, tt.size, tt.ok)
+		}
+	}
+}
+
+// TestCheckChunks checks the body bytes that came with a head: as far as
+// they go, and no further.
+func TestCheckChunks(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		body string
+		ok   bool
+	}{
+		{"empty", "", true},
+		{"whole", "5\r\nhello\r\n0\r\n\r\n", true},
+		{"whole with trailer", "5\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n", true},
+		{"next request after it", "0\r\n\r\nGET / HTTP/1.1\r\n\r\n", true},
+		{"size line incomplete", "5", true},
+		{"data incomplete", "5\r\nhel", true},
+		{"CR of data end only", "5\r\nhello\r", true},
+		{"second size incomplete", "5\r\nhello\r\nz", true},
+		{"huge chunk", "7fffffffffffffff\r\nabc", true},
+		{"trailer incomplete", "0\r\nX-Sum: 1", true},
+
+		{"bad size", "0x5\r\nhello\r\n0\r\n\r\n", false},
+		{"second size bad", "5\r\nhello\r\nzz\r\n", false},
+		{"data too long", "5\r\nhello!\r\n0\r\n\r\n", false},
+		{"data without CRLF", "5\r\nhello0\r\n\r\n", false},
+		{"data with bare LF", "5\r\nhello\n0\r\n\r\n", false},
+		{"trailer bare LF", "0\r\nX: 1\n\r\n", false},
+		{"trailer without colon", "0\r\nX\r\n\r\n", false},
+		{"trailer fold", "0\r\nX: a\r\n b\r\n\r\n", false},
+		{"trailer space before colon", "0\r\nX : a\r\n\r\n", false},
+		{"trailer NUL", "0\r\nX: a\x00\r\n\r\n", false},
+		{"blank line bare LF", "0\r\n\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkChunks([]byte(tt.body))
+			if (err == nil) != tt.ok {
+				t.Errorf("checkChunks(%q): got %v, want ok %v", tt.body, err, tt.ok)
+			}
+			if err != nil && statusOf(err) != 400 {
+				t.Errorf("status: got %d, want 400", statusOf(err))
 			}
 		})
 	}
