@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"sluice/internal/wire"
@@ -38,6 +39,18 @@ type conn struct {
 	// can tell that it must not.
 	cancelled atomic.Bool
 	head      []byte // scratch for reading a response head
+
+	// bodyTaken is set by roundTrip once the request body belongs to the
+	// body writer goroutine, which closes it after its last read.
+	// RoundTrip must not close it then: whoever gave it the body takes a
+	// close as the sign that nothing reads the body any more.
+	bodyTaken bool
+
+	// For stale: the socket beneath any TLS, and the peek function, made
+	// once so that each check allocates nothing.
+	rc       syscall.RawConn
+	peekFn   func(uintptr) bool
+	readable bool
 }
 
 var (
@@ -85,6 +98,43 @@ func (pc *conn) close() {
 	}
 }
 
+// stale reports whether an idle connection has something to read: the
+// origin closed it, or sent bytes after its last response that nobody
+// asked for (and that would be read as the answer to the next request).
+// It peeks at the socket without blocking. For TLS it peeks beneath the
+// encryption, so a session ticket sent late also counts as stale: a
+// needless new connection is cheap, a desynchronised one is not.
+func (pc *conn) stale() bool {
+	if pc.br.Buffered() > 0 {
+		return true
+	}
+	if pc.rc == nil {
+		nc := pc.nc
+		if tc, ok := nc.(interface{ NetConn() net.Conn }); ok {
+			nc = tc.NetConn()
+		}
+		sc, ok := nc.(syscall.Conn)
+		if !ok {
+			return false
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return false
+		}
+		pc.rc = rc
+		pc.peekFn = func(fd uintptr) bool {
+			var one [1]byte
+			_, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			// Data (n > 0), EOF (n == 0, no error) and a reset all
+			// mean stale; EAGAIN means quiet.
+			pc.readable = err != syscall.EAGAIN && err != syscall.EINTR
+			return true
+		}
+	}
+	err := pc.rc.Read(pc.peekFn)
+	return err != nil || pc.readable
+}
+
 // aLongTimeAgo is a deadline that has certainly passed.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -115,6 +165,7 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace) (*htt
 		return nil, err
 	}
 	pc.cancelled.Store(false)
+	pc.bodyTaken = false
 	ex := &exchange{pc: pc, req: req}
 	ex.stopWatch = context.AfterFunc(ctx, func() {
 		pc.cancelled.Store(true)
@@ -134,6 +185,7 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace) (*htt
 		if expect {
 			ex.continueCh = make(chan bool, 1)
 		}
+		pc.bodyTaken = true
 		go ex.writeBody(ex.continueCh)
 	}
 
@@ -355,9 +407,14 @@ func (ex *exchange) setBody(resp *http.Response) error {
 		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
 			return fmt.Errorf("%w: unsupported transfer-encoding %q", ErrProtocol, te)
 		}
-		// RFC 9112 §6.3: Transfer-Encoding overrides Content-Length,
-		// which must not be forwarded.
-		delete(resp.Header, "Content-Length")
+		if _, ok := resp.Header["Content-Length"]; ok {
+			// RFC 9112 §6.3 ¶3: Transfer-Encoding would override it, but
+			// the message "ought to be handled as an error": an origin
+			// that frames a response two ways may mean either, and
+			// whatever it meant, bytes of one response could be read
+			// as the next.
+			return fmt.Errorf("%w: both Transfer-Encoding and Content-Length", ErrProtocol)
+		}
 		delete(resp.Header, "Transfer-Encoding")
 		resp.TransferEncoding = chunkedTE
 		resp.ContentLength = -1
@@ -402,7 +459,9 @@ func (ex *exchange) finish(mustClose bool) {
 	if !owned {
 		return
 	}
-	if mustClose || !reusable || pc.cancelled.Load() {
+	// Bytes already read past the end of the response were not asked
+	// for: on reuse they would be taken for the next response.
+	if mustClose || !reusable || pc.cancelled.Load() || pc.br.Buffered() > 0 {
 		pc.close()
 		return
 	}

@@ -22,7 +22,7 @@ func FuzzParseHead(f *testing.F) {
 			}
 			return
 		}
-		if resp.StatusCode < 100 || resp.StatusCode > 999 {
+		if resp.StatusCode < 100 || resp.StatusCode > 599 {
 			t.Errorf("StatusCode %d out of range", resp.StatusCode)
 		}
 		if resp.ProtoMajor != 1 || resp.ProtoMinor < 0 || resp.ProtoMinor > 9 {

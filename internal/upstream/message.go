@@ -80,19 +80,23 @@ func writeHead(bw *bufio.Writer, req *http.Request, hasBody bool) error {
 		bw.WriteString("\r\n")
 	case hasBody:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
-		if len(req.Trailer) > 0 {
-			bw.WriteString("Trailer: ")
-			first := true
-			for k := range req.Trailer {
-				if _, ok := checkName(k); !ok || k == "" {
-					return fmt.Errorf("invalid trailer name %q", k)
-				}
-				if !first {
-					bw.WriteString(", ")
-				}
-				first = false
-				bw.WriteString(k)
+		first := true
+		for k := range req.Trailer {
+			if _, ok := checkName(k); !ok || k == "" {
+				return fmt.Errorf("invalid trailer name %q", k)
 			}
+			if forbiddenTrailer(k) {
+				continue
+			}
+			if first {
+				bw.WriteString("Trailer: ")
+			} else {
+				bw.WriteString(", ")
+			}
+			first = false
+			bw.WriteString(k)
+		}
+		if !first {
 			bw.WriteString("\r\n")
 		}
 	case req.ContentLength == 0 && methodWantsLength(req.Method):
@@ -110,6 +114,23 @@ func methodWantsLength(m string) bool {
 // or NUL that would split or truncate the header.
 func validValue(v string) bool {
 	return strings.IndexByte(v, '\r') < 0 && strings.IndexByte(v, '\n') < 0 && strings.IndexByte(v, 0) < 0
+}
+
+// forbiddenTrailer reports whether a field (canonical name) must not be
+// passed on in a trailer section: it frames or routes the message, belongs
+// to one hop, or describes the content, all of which a recipient needs
+// before the body (RFC 9110 §6.5.1). A client could otherwise slip a
+// Proxy-Authorization or a second Content-Length past the proxy's header
+// checks to an origin that merges trailers into the header.
+func forbiddenTrailer(k string) bool {
+	switch k {
+	case "Content-Length", "Transfer-Encoding", "Trailer", "Host",
+		"Connection", "Proxy-Connection", "Keep-Alive", "Te", "Upgrade",
+		"Proxy-Authorization", "Proxy-Authenticate",
+		"Content-Encoding", "Content-Type", "Content-Range":
+		return true
+	}
+	return false
 }
 
 // RequestBodyError is a failure to read the request body from its source
@@ -163,6 +184,9 @@ func writeBody(bw *bufio.Writer, req *http.Request) error {
 	}
 	bw.WriteString("0\r\n")
 	for k, vv := range req.Trailer {
+		if forbiddenTrailer(k) {
+			continue
+		}
 		for _, v := range vv {
 			if !validValue(v) {
 				return fmt.Errorf("invalid value for trailer %s", k)
@@ -210,6 +234,11 @@ func readHead(pc *conn, req *http.Request) (*http.Response, error) {
 			}
 			break
 		}
+		if lineStart == 0 && (len(line) < 7 || string(line[:7]) != "HTTP/1.") {
+			// Not HTTP/1 (an SSH banner, ICY, HTTP/2): fail now rather
+			// than wait for a blank line that may never come.
+			return nil, fmt.Errorf("%w: malformed status line %q", ErrProtocol, clip(strings.TrimRight(string(line), "\r\n")))
+		}
 		lineStart = len(head)
 	}
 	if cap(head) <= 8<<10 {
@@ -237,7 +266,8 @@ func parseHead(s string, req *http.Request) (*http.Response, error) {
 		}
 		code = code*10 + int(c-'0')
 	}
-	if code < 100 || (len(line) > 12 && line[12] != ' ') {
+	// RFC 9110 §15: codes outside 100–599 are invalid.
+	if code < 100 || code > 599 || (len(line) > 12 && line[12] != ' ') {
 		return nil, fmt.Errorf("%w: malformed status line %q", ErrProtocol, clip(line))
 	}
 	resp.StatusCode = code
@@ -527,9 +557,13 @@ func (b *body) readTrailer() error {
 		if !validValue(value) {
 			return fmt.Errorf("%w: invalid trailer value", ErrProtocol)
 		}
+		name := http.CanonicalHeaderKey(s[:colon])
+		if forbiddenTrailer(name) {
+			continue
+		}
 		if b.resp.Trailer == nil {
 			b.resp.Trailer = make(http.Header)
 		}
-		b.resp.Trailer.Add(s[:colon], value)
+		b.resp.Trailer[name] = append(b.resp.Trailer[name], value)
 	}
 }

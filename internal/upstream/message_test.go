@@ -3,14 +3,18 @@ package upstream
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestParseHead(t *testing.T) {
@@ -166,6 +170,13 @@ func TestParseHead(t *testing.T) {
 		{name: "two-digit code", in: "HTTP/1.1 20 OK\r\n\r\n", wantErrSub: "status"},
 		{name: "four-digit code", in: "HTTP/1.1 2000 OK\r\n\r\n", wantErrSub: "status line"},
 		{name: "code below 100", in: "HTTP/1.1 099 Low\r\n\r\n", wantErrSub: "status line"},
+		{name: "code above 599", in: "HTTP/1.1 600 High\r\n\r\n", wantErrSub: "status line"},
+		{name: "code 999", in: "HTTP/1.1 999 x\r\n\r\n", wantErrSub: "status line"},
+		{name: "two-digit code with reason", in: "HTTP/1.1 99 x\r\n\r\n", wantErrSub: "status"},
+		{name: "ICY", in: "ICY 200 OK\r\n\r\n", wantErrSub: "status line"},
+		{name: "HTTP/2 short", in: "HTTP/2 200\r\n\r\n", wantErrSub: "status line"},
+		{name: "reason glued to code", in: "HTTP/1.1 200OK\r\n\r\n", wantErrSub: "status line"},
+		{name: "NUL in status line", in: "HTTP/1.1 200 O\x00K\r\n\r\n", wantErrSub: "control character"},
 		{name: "non-digit code", in: "HTTP/1.1 2x0 OK\r\n\r\n", wantErrSub: "status code"},
 		{name: "double space", in: "HTTP/1.1  200 OK\r\n\r\n", wantErrSub: "status"},
 		{name: "tab separator", in: "HTTP/1.1\t200 OK\r\n\r\n", wantErrSub: "status line"},
@@ -418,6 +429,13 @@ func TestWriteHead(t *testing.T) {
 			want:    "POST /p HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n",
 		},
 		{
+			name: "forbidden trailers not announced",
+			req: &http.Request{Method: "POST", URL: mustURL("http://example.com/p"), ContentLength: -1,
+				Trailer: http.Header{"Content-Length": nil, "Proxy-Authorization": nil, "Host": nil}},
+			hasBody: true,
+			want:    "POST /p HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n",
+		},
+		{
 			name: "repeated values each on a line",
 			req: &http.Request{Method: "GET", URL: mustURL("http://example.com/"),
 				Header: http.Header{"Cookie": {"a=1", "b=2"}}},
@@ -519,6 +537,10 @@ func TestWriteBody(t *testing.T) {
 		{name: "longer than declared", cl: 3, body: "hello", wantErr: true},
 		{name: "shorter than declared", cl: 9, body: "hello", wantErr: true},
 		{name: "bad trailer value", cl: -1, body: "a", trailer: http.Header{"X-Sum": {"a\r\nb"}}, wantErr: true},
+		{name: "framing and credentials not passed on in trailers", cl: -1, body: "a",
+			trailer: http.Header{"Content-Length": {"5"}, "Transfer-Encoding": {"chunked"}, "Host": {"evil.test"},
+				"Proxy-Authorization": {"Basic dTpw"}, "Trailer": {"X"}, "Connection": {"close"}},
+			want: "1\r\na\r\n0\r\n\r\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -537,6 +559,85 @@ func TestWriteBody(t *testing.T) {
 			}
 			if got := buf.String(); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBytesPastAResponseNotReused: what an origin sends past the end of a
+// response, at once or a little later, is never read as the response to
+// the next request; the connection is closed instead of reused.
+func TestBytesPastAResponseNotReused(t *testing.T) {
+	const smuggled = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"
+	for _, tt := range []struct {
+		name  string
+		first string
+		later bool // the extra response comes 30ms after the first
+	}{
+		{"after a Content-Length body", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + smuggled, false},
+		{"after the last chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + smuggled, false},
+		{"after a 204", "HTTP/1.1 204 No Content\r\n\r\n" + smuggled, false},
+		{"later", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			defer ln.Close()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer c.Close()
+						c.SetDeadline(time.Now().Add(5 * time.Second))
+						br := bufio.NewReader(c)
+						for {
+							r, err := http.ReadRequest(br)
+							if err != nil {
+								return
+							}
+							if r.URL.Path == "/second" {
+								io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+								continue
+							}
+							io.WriteString(c, tt.first)
+							if tt.later {
+								time.Sleep(30 * time.Millisecond)
+								io.WriteString(c, smuggled)
+							}
+						}
+					}()
+				}
+			}()
+			tr := &Transport{DialContext: (&net.Dialer{}).DialContext}
+			defer tr.CloseIdleConnections()
+			for i, path := range []string{"/first", "/second"} {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+ln.Addr().String()+path, nil)
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				if i == 1 && string(b) != "second" {
+					t.Errorf("%s: got %q, want %q", path, b, "second")
+				}
+				time.Sleep(100 * time.Millisecond) // the late bytes arrive
 			}
 		})
 	}

@@ -163,7 +163,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if pc.reused && attempt == 0 && canRetry(req, err) {
 			continue
 		}
-		closeBody(req)
+		if !pc.bodyTaken {
+			// Otherwise the body writer has it and closes it after its
+			// last read, which may come after this returns.
+			closeBody(req)
+		}
 		return nil, err
 	}
 }
@@ -233,6 +237,12 @@ func (t *Transport) getConn(ctx context.Context, key connKey) (*conn, error) {
 	var timeout <-chan time.Time
 	for {
 		pc, wait := t.pool.get(key, t.idleConnTimeout(), t.MaxConnsPerHost)
+		if pc != nil && pc.stale() {
+			// Closed by the origin, or holding a response nobody asked
+			// for: never reuse it; try the next one or dial.
+			pc.close()
+			continue
+		}
 		if pc != nil {
 			if t.ReuseCheck != nil {
 				if err := t.ReuseCheck(ctx, pc.nc.RemoteAddr()); err != nil {

@@ -320,9 +320,9 @@ func TestResponseFraming(t *testing.T) {
 		{name: "chunked", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n", body: "abcde", cl: -1},
 		{name: "chunked trailers", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n1\r\na\r\n0\r\nx-t: 1\r\nX-T: 2\r\n\r\n",
 			body: "a", cl: -1, trailer: http.Header{"X-T": {"1", "2"}}},
-		{name: "TE overrides CL", resp: "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", body: "ok", cl: -1},
 		{name: "identical CLs", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", body: "ok", cl: 2},
 
+		{name: "TE and CL", resp: "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", err: upstream.ErrProtocol},
 		{name: "differing CLs", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", err: upstream.ErrProtocol},
 		{name: "negative CL", resp: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nok", err: upstream.ErrProtocol},
 		{name: "gzip TE", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", err: upstream.ErrProtocol},
