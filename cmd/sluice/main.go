@@ -441,6 +441,7 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go rl.watch(bg, 2*time.Second, f.configFile)
+	go watchLog(bg, alog, 2*time.Second, log)
 	go rl.refresh(bg, f.configFile)
 
 	tunnels := new(tunnel.Tracker)
@@ -553,6 +554,28 @@ func prefixes(ps []netip.Prefix) string {
 }
 
 // warnExposure says so when the proxy is reachable beyond this host.
+// watchLog reopens the access log when its file is renamed or removed, for
+// rotators that do not send SIGUSR1, until ctx is done.
+func watchLog(ctx context.Context, alog *accesslog.Logger, every time.Duration, log *slog.Logger) {
+	if alog == nil {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if moved, err := alog.ReopenIfMoved(); err != nil {
+				log.Error("reopening the moved access log failed", "err", err)
+			} else if moved {
+				log.Info("access log moved away; reopened")
+			}
+		}
+	}
+}
+
 func warnExposure(log *slog.Logger, cfg *config.Config) {
 	for _, p := range cfg.AllowClients {
 		if !p.Addr().IsLoopback() {

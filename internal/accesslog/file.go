@@ -90,6 +90,24 @@ func (f *File) Reopen() error {
 	return nil
 }
 
+// Moved reports whether the path no longer names the open file: it was
+// renamed or removed (and perhaps replaced), as log rotators do. A closed
+// File is not moved.
+func (f *File) Moved() bool {
+	f.mu.Lock()
+	cur := f.f
+	f.mu.Unlock()
+	if cur == nil {
+		return false
+	}
+	open, err := cur.Stat()
+	if err != nil {
+		return false
+	}
+	named, err := os.Stat(f.path)
+	return err != nil || !os.SameFile(open, named)
+}
+
 // Close closes the file. Calls after the first return os.ErrClosed.
 func (f *File) Close() error {
 	f.mu.Lock()

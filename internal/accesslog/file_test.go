@@ -211,3 +211,49 @@ func TestOpen(t *testing.T) {
 		t.Errorf("error %q does not name the path", err)
 	}
 }
+
+// TestReopenIfMoved: a rotator that renames or deletes the file without a
+// signal is noticed, and later lines go to a new file at the path.
+func TestReopenIfMoved(t *testing.T) {
+	for _, how := range []string{"rename", "remove"} {
+		t.Run(how, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "access.log")
+			f, err := OpenFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := New(f, Squid)
+			if moved, err := l.ReopenIfMoved(); moved || err != nil {
+				t.Fatalf("fresh file: moved %v, err %v", moved, err)
+			}
+			write(t, f, "http://before/\n")
+			if how == "rename" {
+				err = os.Rename(path, path+".1")
+			} else {
+				err = os.Remove(path)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if moved, err := l.ReopenIfMoved(); !moved || err != nil {
+				t.Fatalf("after %s: moved %v, err %v", how, moved, err)
+			}
+			l.Log(Record{Method: "GET", URL: "http://after/", Status: 200})
+			l.Close()
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), "http://after/") || strings.Contains(string(b), "http://before/") {
+				t.Errorf("new file holds %q", b)
+			}
+			if how == "rename" {
+				old, _ := os.ReadFile(path + ".1")
+				if !strings.Contains(string(old), "http://before/") || strings.Contains(string(old), "http://after/") {
+					t.Errorf("rotated file holds %q", old)
+				}
+			}
+		})
+	}
+}

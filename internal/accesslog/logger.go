@@ -145,6 +145,20 @@ func (l *Logger) Reopen() error {
 	return nil
 }
 
+// ReopenIfMoved reopens the log file if its path no longer names the file
+// being written (a rotator renamed or deleted it without signalling), and
+// reports whether it did. Standard output and a nil Logger are never moved.
+func (l *Logger) ReopenIfMoved() (bool, error) {
+	if l == nil {
+		return false, nil
+	}
+	f, ok := l.w.(*File)
+	if !ok || !f.Moved() {
+		return false, nil
+	}
+	return true, f.Reopen()
+}
+
 // run is the writer goroutine: the only reader of queue and the only user
 // of bw. It exits, closing done, once Close has closed queue and every
 // record in it has been written.
