@@ -28,6 +28,10 @@ type Dialer struct {
 	Resolver  Resolver      // nil means net.DefaultResolver
 	Timeout   time.Duration // connect timeout per attempt; 0 means 10s
 	KeepAlive time.Duration // TCP keep-alive period; 0 means 30s, negative disables
+	// Observe, if set, is told how long each TCP connection attempt took
+	// and how it ended (metrics). Denied destinations and failed lookups
+	// make no attempt and are not reported.
+	Observe func(d time.Duration, err error)
 }
 
 // Resolve returns the addresses host stands for, every one checked against
@@ -147,7 +151,11 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		ap := netip.AddrPortFrom(a, uint16(port))
 		// ap is an IP literal, so net.Dialer does no lookup of its own: what
 		// is dialed is what was checked.
+		start := time.Now()
 		c, err := nd.DialContext(ctx, network, ap.String())
+		if d.Observe != nil {
+			d.Observe(time.Since(start), err)
+		}
 		if err == nil {
 			return c, nil
 		}

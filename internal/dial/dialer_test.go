@@ -484,3 +484,28 @@ func TestWithCheck(t *testing.T) {
 		t.Errorf("ReuseCheck of an allowed peer: %v", err)
 	}
 }
+
+// TestObserve: every connection attempt is reported with its outcome;
+// a denial makes no attempt and reports nothing.
+func TestObserve(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	var got []error
+	d := &Dialer{Policy: allowLoopback(), Observe: func(_ time.Duration, err error) { got = append(got, err) }}
+	c, err := d.DialContext(t.Context(), "tcp", net.JoinHostPort("127.0.0.1", o.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	o.ln.Close()
+	if _, err := d.DialContext(t.Context(), "tcp", net.JoinHostPort("127.0.0.1", o.port)); err == nil {
+		t.Fatal("dialed a closed port")
+	}
+	deny := &Dialer{Observe: func(_ time.Duration, err error) { got = append(got, err) }}
+	if _, err := deny.DialContext(t.Context(), "tcp", net.JoinHostPort("127.0.0.1", o.port)); !errors.Is(err, ErrDenied) {
+		t.Fatalf("loopback without exemption: %v", err)
+	}
+	if len(got) != 2 || got[0] != nil || got[1] == nil {
+		t.Fatalf("observed %v, want a success then a failure", got)
+	}
+}

@@ -189,6 +189,10 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace) (*htt
 		go ex.writeBody(ex.continueCh)
 	}
 
+	var sent time.Time
+	if pc.t.FirstByte != nil {
+		sent = time.Now()
+	}
 	if d := pc.t.ResponseHeaderTimeout; d > 0 {
 		pc.nc.SetReadDeadline(time.Now().Add(d))
 		if pc.cancelled.Load() {
@@ -200,6 +204,9 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace) (*htt
 	resp, err := ex.readResponse(trace)
 	if err != nil {
 		return nil, ex.fail(err, false)
+	}
+	if pc.t.FirstByte != nil {
+		pc.t.FirstByte(time.Since(sent))
 	}
 	pc.nc.SetReadDeadline(time.Time{})
 	if pc.cancelled.Load() {

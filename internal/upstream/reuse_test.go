@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"sluice/internal/upstream"
 )
@@ -50,5 +51,24 @@ func TestReuseCheck(t *testing.T) {
 	}
 	if n := o.opened.Load(); n != 1 {
 		t.Errorf("%d connections opened, want the one, reused", n)
+	}
+}
+
+// TestFirstByte: the time to a response's head is reported, and it covers
+// the origin's thinking time.
+func TestFirstByte(t *testing.T) {
+	o := newOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(30 * time.Millisecond)
+		hello(w, r)
+	}))
+	var got []time.Duration
+	tr := newTransport(t, func(tr *upstream.Transport) { tr.FirstByte = func(d time.Duration) { got = append(got, d) } })
+	for range 2 {
+		if _, body := get(t, tr, o.URL); body != "hello" {
+			t.Fatalf("body %q", body)
+		}
+	}
+	if len(got) != 2 || got[0] < 30*time.Millisecond || got[1] < 30*time.Millisecond {
+		t.Fatalf("first-byte times %v, want two of at least 30ms", got)
 	}
 }

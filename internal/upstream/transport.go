@@ -42,6 +42,11 @@ type Transport struct {
 	// by ReuseCheck for pooled ones.
 	ReuseCheck func(ctx context.Context, remote net.Addr) error
 
+	// FirstByte, if set, is told for every response how long the origin
+	// took from the end of the request head to the end of the response
+	// head (metrics).
+	FirstByte func(time.Duration)
+
 	// TLSClientConfig is used for https:// targets; nil means a default
 	// configuration, which verifies the origin's certificate.
 	TLSClientConfig *tls.Config
