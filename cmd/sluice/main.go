@@ -118,7 +118,8 @@ type flags struct {
 	blockList, allowList                         listFlag
 	privacy                                      string
 	port                                         string
-	htpasswd, maxBody                            string
+	htpasswd, maxBody, admin                     string
+	adminPprof                                   bool
 	probeResistance                              bool
 	maxConns, maxConnsPerClient, rateLimit       int
 }
@@ -154,6 +155,8 @@ func newFlags() *flags {
 	fs.IntVar(&f.maxConnsPerClient, "max-conns-per-client", 0, "cap on one client address's open connections, `N` (then 429); 0 means no cap")
 	fs.IntVar(&f.rateLimit, "rate-limit", 0, "requests per second, `N`, one client address may make (then 429); 0 means no limit")
 	fs.StringVar(&f.maxBody, "max-body", "0", "largest request body, `SIZE` like 100MiB (then 413); 0 means no limit")
+	fs.StringVar(&f.admin, "admin", "", "serve the status page, /metrics and /proxy.pac on `ADDR`ess, like 127.0.0.1:9090 (see docs/operations.md)")
+	fs.BoolVar(&f.adminPprof, "admin-pprof", false, "with --admin: serve Go's profiler under /debug/pprof/")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
 	fs.Bool("help", false, "print this help and exit")
 	// Errors print one line (see run); --help prints the whole usage.
@@ -272,6 +275,10 @@ func (f *flags) apply(cfg *config.Config) error {
 			cfg.Filter.Allow = append(cfg.Filter.Allow, f.allowList...)
 		case "privacy":
 			cfg.Privacy.Level = f.privacy
+		case "admin":
+			cfg.Admin.Listen = f.admin
+		case "admin-pprof":
+			cfg.Admin.Pprof = f.adminPprof
 		case "htpasswd":
 			cfg.Auth.Htpasswd = f.htpasswd
 		case "probe-resistance":

@@ -170,6 +170,9 @@ type Config struct {
 
 	// Limits holds the connection and request-rate limits.
 	Limits Limits `yaml:"limits"`
+
+	// Admin holds the admin listener: metrics, the status page, PAC.
+	Admin Admin `yaml:"admin"`
 }
 
 // Cache holds the settings of the HTTP cache. In the file they are keys
@@ -293,7 +296,11 @@ func Default() Config {
 		Privacy: Privacy{
 			Level: "standard",
 		},
-		Auth:   Auth{Realm: "sluice"},
+		Auth: Auth{Realm: "sluice"},
+		Admin: Admin{Clients: []netip.Prefix{
+			netip.MustParsePrefix("127.0.0.0/8"),
+			netip.MustParsePrefix("::1/128"),
+		}},
 		Access: Access{Default: "allow"},
 	}
 }

@@ -142,6 +142,8 @@ func TestParseFull(t *testing.T) {
 				Methods: []string{"GET", "CONNECT"}, Hosts: []string{".example.com"}, Ports: []string{"80", "443", "8000-8999"}},
 		}},
 		Limits: Limits{MaxConns: 20000, MaxConnsPerClient: 64, RequestsPerSecond: 50, Burst: 200},
+		Admin: Admin{Listen: "127.0.0.1:9090", Clients: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
+			Pprof: true, PACBypass: []string{".corp.example", "intranet.example"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", *got, *want)
@@ -234,8 +236,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	}
 	var keys []string
 	keyPaths(reflect.TypeFor[Config](), "", &keys)
-	if len(keys) != 50 {
-		t.Errorf("got %d keys, want 50: %v", len(keys), keys)
+	if len(keys) != 54 {
+		t.Errorf("got %d keys, want 54: %v", len(keys), keys)
 	}
 	for _, k := range keys {
 		if !strings.Contains(string(doc), "\n### `"+k+"`\n") {

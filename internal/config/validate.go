@@ -90,6 +90,7 @@ func (c *Config) check() []issue {
 	c.Auth.check(&v)
 	c.Access.check(&v)
 	c.Limits.check(&v)
+	c.Admin.check(&v)
 	if c.MaxBodyBytes < 0 {
 		v.add("max_body_bytes", -1, "must not be negative")
 	}

@@ -80,6 +80,10 @@ func (h *Handler) connect(w http.ResponseWriter, r *http.Request, rec *accesslog
 		up.Close()
 		return
 	}
+	if h.tunnelOpened != nil {
+		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+		defer h.tunnelOpened(target, ip, user)()
+	}
 	h.pump(client, up, rec)
 }
 

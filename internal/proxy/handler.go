@@ -72,6 +72,13 @@ type Options struct {
 	// Rules returns the current filtering, privacy and rewriting rules;
 	// it is called once per request. Nil, or returning nil, means none.
 	Rules func() *Rules
+	// Observe, if set, sees every request's access-log record once it is
+	// complete (metrics and the status page). It must be fast. The record
+	// is passed by value so that it stays on the handler's stack.
+	Observe func(accesslog.Record)
+	// TunnelOpened, if set, is told when a CONNECT tunnel opens, and the
+	// function it returns when it closes (the status page's list).
+	TunnelOpened func(host, client, user string) (closed func())
 	// Resolve resolves and checks a destination host the way DialContext
 	// will (dial.Dialer.Resolve); access rules about destination addresses
 	// use it to decide before the cache is consulted. Nil means those
@@ -120,6 +127,8 @@ type Handler struct {
 	recorder       RecordingRoundTripper
 	rules          func() *Rules
 	resolve        func(ctx context.Context, host string) ([]netip.Addr, error)
+	observe        func(accesslog.Record)
+	tunnelOpened   func(host, client, user string) func()
 
 	requests atomic.Int64
 }
@@ -145,6 +154,8 @@ func New(o Options) *Handler {
 		purgeClients: o.PurgeClients,
 		rules:        o.Rules,
 		resolve:      o.Resolve,
+		observe:      o.Observe,
+		tunnelOpened: o.TunnelOpened,
 	}
 	h.recorder, _ = o.Transport.(RecordingRoundTripper)
 	if h.pseudonym == "" {
@@ -254,6 +265,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.Duration = time.Since(rec.Start)
 	h.alog.Log(rec)
+	if h.observe != nil {
+		h.observe(rec)
+	}
 	if abort {
 		// The origin failed mid-body: the client must not mistake what it
 		// got for the whole response, so its connection is aborted.
