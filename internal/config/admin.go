@@ -22,6 +22,15 @@ type Admin struct {
 	// "::1"]. Browsers that fetch /proxy.pac must be in it too.
 	Clients []netip.Prefix `yaml:"clients"`
 
+	// Hosts are host names the status page and the actions may be opened
+	// under, besides IP addresses and localhost, like "proxy.corp.example"
+	// for http://proxy.corp.example:9090/. Requests under other names get
+	// 421, so that a web page whose name an attacker points at this
+	// listener (DNS rebinding) cannot read it or act on it. /metrics,
+	// /healthz, /readyz and /proxy.pac answer under any name. "*" turns
+	// the check off. The default is empty.
+	Hosts []string `yaml:"hosts"`
+
 	// Pprof serves Go's profiler under /debug/pprof/ on the admin
 	// listener. The default is false. Profiles reveal internals and cost
 	// CPU while taken; turn it on to diagnose, then off. Flag:
@@ -42,6 +51,11 @@ func (a *Admin) check(v *checker) {
 		}
 	}
 	v.prefixes("admin.clients", a.Clients)
+	for i, h := range a.Hosts {
+		if h != "*" && !isHostName(h) {
+			v.add("admin.hosts", i, "%q is not a host name (or *)", h)
+		}
+	}
 	for i, d := range a.PACBypass {
 		if h := strings.TrimPrefix(d, "."); h == "" || !isHostName(h) {
 			v.add("admin.pac_bypass", i, "%q is not a host name or .domain", d)

@@ -142,7 +142,7 @@ func TestParseFull(t *testing.T) {
 				Methods: []string{"GET", "CONNECT"}, Hosts: []string{".example.com"}, Ports: []string{"80", "443", "8000-8999"}},
 		}},
 		Limits: Limits{MaxConns: 20000, MaxConnsPerClient: 64, RequestsPerSecond: 50, Burst: 200},
-		Admin: Admin{Listen: "127.0.0.1:9090", Clients: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
+		Admin: Admin{Listen: "127.0.0.1:9090", Clients: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, Hosts: []string{"proxy.corp.example"},
 			Pprof: true, PACBypass: []string{".corp.example", "intranet.example"}},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -236,8 +236,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	}
 	var keys []string
 	keyPaths(reflect.TypeFor[Config](), "", &keys)
-	if len(keys) != 54 {
-		t.Errorf("got %d keys, want 54: %v", len(keys), keys)
+	if len(keys) != 55 {
+		t.Errorf("got %d keys, want 55: %v", len(keys), keys)
 	}
 	for _, k := range keys {
 		if !strings.Contains(string(doc), "\n### `"+k+"`\n") {
