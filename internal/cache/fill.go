@@ -38,6 +38,13 @@ type fill struct {
 	refs     int   // clients still interested
 	written  int64 // body bytes stored so far
 	finished bool  // committed or aborted
+	// keep is a reader of w, opened at publish and closed once the fill
+	// has finished and every client has let go. It keeps the body
+	// readable for a follower that joined in time but opens its reader
+	// after Commit: once no reader shares the writer's file, the disk
+	// store opens the committed entry by name, which a purge, an
+	// invalidation or eviction may have deleted by then.
+	keep io.Closer
 }
 
 // maxUnattended is how much of a body a fill still fetches after every
@@ -66,10 +73,25 @@ func (f *fill) unref() {
 	idle := f.refs == 0 && !f.finished
 	remaining := f.size - f.written
 	pumping := f.w != nil
+	keep := f.letGo()
 	f.mu.Unlock()
+	if keep != nil {
+		keep.Close()
+	}
 	if idle && !(pumping && remaining <= maxUnattended) {
 		f.cancelCtx()
 	}
+}
+
+// letGo returns f.keep, for the caller to close, once the fill has
+// finished and no client remains; nobody can join it then. f.mu is held.
+func (f *fill) letGo() io.Closer {
+	if !f.finished || f.refs > 0 {
+		return nil
+	}
+	keep := f.keep
+	f.keep = nil
+	return keep
 }
 
 // join adds a client to the fill; it fails once the fill has finished
@@ -214,6 +236,9 @@ func (c *Cache) fetch(r *http.Request, rec *accesslog.Record, primary string, re
 func (c *Cache) publish(f *fill, s *storing, size int64) {
 	if s != nil {
 		f.w, f.meta, f.size, f.fields, f.varyKey = s.w, s.meta, size, s.fields, s.varyKey
+		f.mu.Lock()
+		f.keep = s.w.NewReader()
+		f.mu.Unlock()
 	} else {
 		c.mu.Lock()
 		if c.inflight[f.primary] == f {
@@ -228,7 +253,11 @@ func (c *Cache) publish(f *fill, s *storing, size int64) {
 func (c *Cache) finish(f *fill) {
 	f.mu.Lock()
 	f.finished = true
+	keep := f.letGo()
 	f.mu.Unlock()
+	if keep != nil {
+		keep.Close()
+	}
 	c.mu.Lock()
 	if c.inflight[f.primary] == f {
 		delete(c.inflight, f.primary)

@@ -135,6 +135,27 @@ type Limiter interface {
 	MaxObjectSize() int64
 }
 
+// Lister is implemented by stores that can enumerate their keys, so that
+// entries can be found by what their keys say (every response of one
+// host, for a purge) and not only looked up by key.
+type Lister interface {
+	// Keys calls fn with the key of each committed entry until fn
+	// returns false; it returns nil then, or once every key is listed.
+	// When ctx is done it stops, without calling fn again, and returns
+	// ctx.Err(); when the store fails it returns the store's error.
+	//
+	// Keys holds no lock while fn runs, so fn may call the store's
+	// methods (a purge deletes the keys it is given), and it keeps a
+	// bounded number of keys in memory whatever the store's size.
+	// Entries committed, replaced or deleted while Keys runs may or may
+	// not be listed; every other entry is listed. A key may be listed
+	// more than once: when its entry is replaced while Keys runs, and,
+	// in a tiered store, once per tier that still holds it when that
+	// tier's turn comes (so a caller that deletes each key it is given
+	// sees it once).
+	Keys(ctx context.Context, fn func(key string) bool) error
+}
+
 // Stats is a store's size and activity; counters only grow.
 type Stats struct {
 	Entries   int64 // committed entries held

@@ -87,6 +87,12 @@ func (r *record) hasKey(key string) bool {
 	return true
 }
 
+// key returns a copy of the record's key.
+func (r *record) key() string {
+	keyLen, _ := r.header()
+	return string(r.slice(recordHeader, keyLen))
+}
+
 // writeHead writes the header, key and meta, and returns where the body
 // starts.
 func (r *record) writeHead(key string, meta []byte) int64 {

@@ -4,8 +4,8 @@
 // checks the contract written in package store: visibility at Commit,
 // atomic replacement, readers that outlive replacement, deletion and
 // eviction, writers followed by readers, the object size limit, the byte
-// budget, concurrency under the race detector and, for persistent stores,
-// reopening.
+// budget, concurrency under the race detector, for persistent stores
+// reopening, and for stores that implement store.Lister, listing keys.
 //
 // It does not measure performance or memory use, and it does not test what
 // the interface leaves open (how a store picks its victims beyond "recently
@@ -86,6 +86,11 @@ func Run(t *testing.T, f Factory) {
 		{"Stats", testStats},
 		{"CloseWithOpenEntry", testCloseWithOpenEntry},
 		{"Reopen", testReopen},
+		{"Keys", testKeys},
+		{"KeysDelete", testKeysDelete},
+		{"KeysStop", testKeysStop},
+		{"KeysConcurrent", testKeysConcurrent},
+		{"KeysReopen", testKeysReopen},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, f) })

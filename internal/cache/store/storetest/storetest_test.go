@@ -81,6 +81,26 @@ func (s *refStore) Delete(_ context.Context, key string) error {
 	return nil
 }
 
+// Keys lists a snapshot of the keys: simple, and bounded only by the
+// store's size, which the reference may be.
+func (s *refStore) Keys(ctx context.Context, fn func(string) bool) error {
+	s.mu.Lock()
+	keys := make([]string, 0, len(s.m))
+	for k := range s.m {
+		keys = append(keys, k)
+	}
+	s.mu.Unlock()
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !fn(k) {
+			return nil
+		}
+	}
+	return nil
+}
+
 func (s *refStore) Stats() store.Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()

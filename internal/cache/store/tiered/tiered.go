@@ -10,6 +10,7 @@ package tiered
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 
@@ -25,7 +26,10 @@ type Store struct {
 	tiers []store.Store
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Lister = (*Store)(nil)
+)
 
 // New stacks tiers, fastest first. Nil tiers are skipped.
 func New(tiers ...store.Store) *Store {
@@ -133,15 +137,47 @@ func (s *Store) Update(ctx context.Context, key string, meta *store.Meta) error 
 	return nil
 }
 
-// Delete removes the entry from every tier.
+// Delete removes the entry from every tier, slowest first: a Get that
+// misses the fast tier while Delete runs then finds no copy left below
+// to promote into it. (A Get that is already reading the slow copy may
+// still promote it; nothing short of a lock over every tier prevents
+// that.)
 func (s *Store) Delete(ctx context.Context, key string) error {
 	var firstErr error
-	for _, t := range s.tiers {
-		if err := t.Delete(ctx, key); err != nil && firstErr == nil {
+	for i := len(s.tiers) - 1; i >= 0; i-- {
+		if err := s.tiers[i].Delete(ctx, key); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
 	return firstErr
+}
+
+// Keys lists the keys of each tier in turn, fastest first, so a key held
+// by several tiers is listed once per tier that still holds it when that
+// tier's turn comes; a caller that deletes each key it is given (Delete
+// removes it from every tier) sees it once. If a tier cannot list its
+// keys, Keys lists nothing and returns an error wrapping
+// errors.ErrUnsupported: a purge must not pass over a tier.
+func (s *Store) Keys(ctx context.Context, fn func(key string) bool) error {
+	listers := make([]store.Lister, len(s.tiers))
+	for i, t := range s.tiers {
+		l, ok := t.(store.Lister)
+		if !ok {
+			return fmt.Errorf("tiered: tier %d (%T) cannot list its keys: %w", i, t, errors.ErrUnsupported)
+		}
+		listers[i] = l
+	}
+	stopped := false
+	for _, l := range listers {
+		err := l.Keys(ctx, func(key string) bool {
+			stopped = !fn(key)
+			return !stopped
+		})
+		if err != nil || stopped {
+			return err
+		}
+	}
+	return nil
 }
 
 // Stats sums the tiers' bytes, budgets and evictions. Entries is the
