@@ -17,15 +17,23 @@ import (
 	"sluice/internal/config"
 )
 
+// tier is one cache tier as metrics and the status page show it.
+type tier struct {
+	name  string // "memory", "disk"
+	stats func() store.Stats
+}
+
 // openCache builds the cache tiers cfg asks for, in front of next. It
 // returns nil when caching is off. close releases the tiers.
-func openCache(cfg *config.Cache, next http.RoundTripper, log *slog.Logger) (c *cache.Cache, close func(), err error) {
+func openCache(cfg *config.Cache, next http.RoundTripper, log *slog.Logger) (c *cache.Cache, named []tier, close func(), err error) {
 	if !cfg.Enabled() {
-		return nil, func() {}, nil
+		return nil, nil, func() {}, nil
 	}
 	var tiers []store.Store
 	if cfg.Mem > 0 {
-		tiers = append(tiers, mem.New(mem.Options{Capacity: int64(cfg.Mem), MaxObjectSize: int64(min(cfg.MaxObjectSizeMem, cfg.MaxObjectSize))}))
+		m := mem.New(mem.Options{Capacity: int64(cfg.Mem), MaxObjectSize: int64(min(cfg.MaxObjectSizeMem, cfg.MaxObjectSize))})
+		tiers = append(tiers, m)
+		named = append(named, tier{"memory", m.Stats})
 	}
 	dir := cfg.Dir
 	explicit := dir != ""
@@ -45,16 +53,17 @@ func openCache(cfg *config.Cache, next http.RoundTripper, log *slog.Logger) (c *
 			for _, t := range tiers {
 				t.Close()
 			}
-			return nil, nil, fmt.Errorf("cache directory %s: %w", dir, err)
+			return nil, nil, nil, fmt.Errorf("cache directory %s: %w", dir, err)
 		case err != nil:
 			log.Warn("cannot use the default cache directory; the cache is in memory only (set cache.dir or --cache-dir)", "dir", dir, "err", err)
 		default:
 			tiers = append(tiers, d)
+			named = append(named, tier{"disk", d.Stats})
 			log.Info("disk cache", "dir", dir, "budget", cfg.Disk.String())
 		}
 	}
 	if len(tiers) == 0 {
-		return nil, func() {}, nil
+		return nil, nil, func() {}, nil
 	}
 	st := tiered.New(tiers...)
 	rules := semantics.Options{HeuristicFraction: float64(cfg.HeuristicPercent) / 100, HeuristicMax: cfg.HeuristicMax.D()}
@@ -69,5 +78,5 @@ func openCache(cfg *config.Cache, next http.RoundTripper, log *slog.Logger) (c *
 		maxObj = int64(min(cfg.MaxObjectSizeMem, cfg.MaxObjectSize))
 	}
 	c = cache.New(cache.Options{Store: st, Next: next, Rules: rules, MaxObjectSize: maxObj, Logger: log})
-	return c, func() { c.Close(); st.Close() }, nil
+	return c, named, func() { c.Close(); st.Close() }, nil
 }

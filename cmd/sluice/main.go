@@ -409,10 +409,25 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 		defer alog.Close()
 	}
 
-	dialer := &dial.Dialer{Policy: dial.NewPolicy(cfg.AllowDest), Timeout: cfg.ConnectTimeout.D()}
+	maxConns := cfg.Limits.MaxConns
+	if maxConns == 0 {
+		maxConns = limit.DefaultMaxConns()
+	}
+	limits := limit.New(limit.Options{
+		MaxConns:          maxConns,
+		MaxConnsPerClient: cfg.Limits.MaxConnsPerClient,
+		Rate:              float64(cfg.Limits.RequestsPerSecond),
+		Burst:             cfg.Limits.Burst,
+		Logger:            log,
+	})
+	tunnels := new(tunnel.Tracker)
+	obs := newObserver(versionString(), limits.OpenConns, tunnels.Open)
+
+	dialer := &dial.Dialer{Policy: dial.NewPolicy(cfg.AllowDest), Timeout: cfg.ConnectTimeout.D(), Observe: obs.m.UpstreamConnect}
 	transport := &upstream.Transport{
 		DialContext:           dialer.DialContext,
 		ReuseCheck:            dial.ReuseCheck,
+		FirstByte:             obs.m.UpstreamFirstByte,
 		MaxIdlePerHost:        zeroMeans(cfg.Upstream.MaxIdlePerHost, -1),
 		MaxIdle:               zeroMeans(cfg.Upstream.MaxIdle, math.MaxInt),
 		IdleConnTimeout:       zeroMeans(cfg.Upstream.IdleConnTimeout.D(), 100*365*24*time.Hour),
@@ -422,12 +437,13 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 	}
 	defer transport.CloseIdleConnections()
 	var rt http.RoundTripper = transport
-	c, closeCache, err := openCache(&cfg.Cache, transport, log)
+	c, cacheTiers, closeCache, err := openCache(&cfg.Cache, transport, log)
 	if err != nil {
 		log.Error("cannot open the cache", "err", err)
 		return 1
 	}
 	defer closeCache()
+	obs.cache, obs.tiers = c, cacheTiers
 	var purger proxy.Purger
 	if c != nil {
 		rt, purger = c, c
@@ -451,8 +467,9 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 	go watchLog(bg, alog, 2*time.Second, log)
 	go rl.refresh(bg, f.configFile)
 
-	tunnels := new(tunnel.Tracker)
 	handler := proxy.New(proxy.Options{
+		Observe:           obs.observe,
+		TunnelOpened:      obs.st.TunnelOpened,
 		Rules:             rl.get,
 		Resolve:           dialer.Resolve,
 		Transport:         rt,
@@ -469,10 +486,6 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 		ListenAddr:        cfg.Listen,
 		Version:           versionString(),
 	})
-	maxConns := cfg.Limits.MaxConns
-	if maxConns == 0 {
-		maxConns = limit.DefaultMaxConns()
-	}
 	srv, err := server.Listen(server.Options{
 		Addr:           cfg.Listen,
 		Handler:        handler,
@@ -481,16 +494,10 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 		IdleTimeout:    cfg.IdleTimeout.D(),
 		MaxHeaderBytes: int(cfg.MaxHeaderBytes),
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
-		Limits: limit.New(limit.Options{
-			MaxConns:          maxConns,
-			MaxConnsPerClient: cfg.Limits.MaxConnsPerClient,
-			Rate:              float64(cfg.Limits.RequestsPerSecond),
-			Burst:             cfg.Limits.Burst,
-			Logger:            log,
-		}),
-		Tunnels:   tunnels,
-		AccessLog: alog,
-		Logger:    log,
+		Limits:         limits,
+		Tunnels:        tunnels,
+		AccessLog:      alog,
+		Logger:         log,
 	})
 	if err != nil {
 		log.Error("cannot listen", "addr", cfg.Listen, "err", err)
@@ -500,6 +507,15 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 		"allow_clients", prefixes(cfg.AllowClients), "connect_ports", cfg.ConnectPorts,
 		"allow_dest", prefixes(cfg.AllowDest), "max_conns", maxConns)
 	warnExposure(log, cfg)
+	stopAdmin, err := startAdmin(cfg, obs, rl, f.configFile, srv.Addr().String(), log)
+	if err != nil {
+		log.Error("cannot listen for the admin listener", "addr", cfg.Admin.Listen, "err", err)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		srv.Shutdown(ctx)
+		return 1
+	}
+	defer stopAdmin()
 
 	stopGC := make(chan struct{})
 	defer close(stopGC)

@@ -281,20 +281,22 @@ func (r *rules) stamps(configFile string, files []string) map[string]stamp {
 
 // reload re-reads the configuration and lists and swaps in the new rules,
 // or keeps the old ones and logs why.
-func (r *rules) reload(why, configFile string) {
+//
+// It returns the error that kept the old rules, for the admin page.
+func (r *rules) reload(why, configFile string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cfg, err := r.load()
 	if err != nil {
 		r.log.Error("reload failed; keeping the previous configuration", "why", why, "err", err)
 		r.files = r.stamps(configFile, r.fileNames()) // do not retry the same broken file every poll
-		return
+		return err
 	}
 	rs, files, err := buildRules(cfg, r.ls, r.log, &r.htpasswd)
 	if err != nil {
 		r.files = r.stamps(configFile, append(files, r.fileNames()...))
 		r.log.Error("reload failed; keeping the previous rules", "why", why, "err", err)
-		return
+		return err
 	}
 	r.files = r.stamps(configFile, files)
 	for _, k := range staticChanges(r.cfg, cfg) {
@@ -303,6 +305,14 @@ func (r *rules) reload(why, configFile string) {
 	r.cur.Store(rs)
 	r.cfg = cfg
 	r.log.Info("rules reloaded", "why", why)
+	return nil
+}
+
+// config returns the configuration the current rules were built from.
+func (r *rules) config() *config.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg
 }
 
 func (r *rules) fileNames() []string {
