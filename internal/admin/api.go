@@ -146,7 +146,11 @@ func (a *admin) purgeHost(w http.ResponseWriter, r *http.Request, host string) {
 	removed, err := a.o.PurgeHost(r.Context(), host)
 	if err != nil {
 		a.log.Warn("admin: host purge failed", "host", host, "client", r.RemoteAddr, "err", err)
-		replyError(w, http.StatusInternalServerError, fmt.Errorf("purge host %s: %w", host, err))
+		status := http.StatusInternalServerError
+		if errors.Is(err, errors.ErrUnsupported) {
+			status = http.StatusNotImplemented // a cache tier that cannot list its keys
+		}
+		replyError(w, status, fmt.Errorf("purge host %s: %w", host, err))
 		return
 	}
 	a.log.Info("admin: purged host", "host", host, "removed", removed, "client", r.RemoteAddr)

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// TestAdminBinary: --admin serves metrics that move with traffic, the
+// stats JSON, health and readiness, the PAC file, and a purge that works,
+// all on the real binary.
+func TestAdminBinary(t *testing.T) {
+	bin := buildBinary(t)
+	var hits atomic.Int32
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "body of "+r.URL.Path)
+	}))
+	defer origin.Close()
+	port, adminPort := freePort(t), freePort(t)
+	admin := "http://127.0.0.1:" + adminPort
+	cmd := exec.Command(bin, port, "--admin", "127.0.0.1:"+adminPort, "--allow-dest", "loopback",
+		"--cache-dir", "off", "--access-log", "off")
+	var stderr syncBuf
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	pc := proxyClient(port)
+	resp := getWhenUp(t, pc, origin.URL+"/warmup", stderr.String)
+	resp.Body.Close()
+
+	fetch := func(u string) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	// metric returns the value of the series whose line starts with
+	// prefix (name and labels), or 0 if absent.
+	metric := func(prefix string) float64 {
+		t.Helper()
+		_, body := fetch(admin + "/metrics")
+		sc := bufio.NewScanner(strings.NewReader(body))
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), prefix+" "); ok {
+				v, _ := strconv.ParseFloat(rest, 64)
+				return v
+			}
+		}
+		return 0
+	}
+	const misses = `sluice_requests_total{method="GET",result="miss",status_class="2xx"}`
+	const hitsSeries = `sluice_requests_total{method="GET",result="hit",status_class="2xx"}`
+	m0, h0, b0 := metric(misses), metric(hitsSeries), metric("sluice_client_sent_bytes_total")
+	for range 5 {
+		resp, err := pc.Get(origin.URL + "/doc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if m, h := metric(misses)-m0, metric(hitsSeries)-h0; m != 1 || h != 4 {
+		t.Errorf("after 5 requests for one cacheable URL: misses +%v, hits +%v; want +1, +4", m, h)
+	}
+	if b := metric("sluice_client_sent_bytes_total") - b0; b != 5*float64(len("body of /doc")) {
+		t.Errorf("bytes sent to clients +%v, want %d", b, 5*len("body of /doc"))
+	}
+	if n := metric("sluice_upstream_connect_duration_seconds_count"); n < 1 {
+		t.Errorf("no upstream connect observed: %v", n)
+	}
+	if n := metric("sluice_upstream_first_byte_duration_seconds_count"); n < 2 {
+		t.Errorf("first-byte times observed: %v, want at least 2", n)
+	}
+	if v := metric(`sluice_cache_objects{tier="memory"}`); v < 2 {
+		t.Errorf("memory tier objects %v, want at least 2", v)
+	}
+
+	var st struct {
+		Totals struct{ Requests, Hits, Misses int } `json:"totals"`
+		HitRatio float64                             `json:"hit_ratio"`
+	}
+	if _, body := fetch(admin + "/api/stats"); json.Unmarshal([]byte(body), &st) != nil || st.Totals.Requests != 6 || st.Totals.Hits != 4 {
+		t.Errorf("/api/stats: %+v from %s", st, body)
+	}
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready"} {
+		if resp, body := fetch(admin + path); resp.StatusCode != 200 || !strings.Contains(body, want) {
+			t.Errorf("%s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	resp, pac := fetch(admin + "/proxy.pac")
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-ns-proxy-autoconfig") ||
+		!strings.Contains(pac, "FindProxyForURL") || !strings.Contains(pac, "PROXY 127.0.0.1:"+port) {
+		t.Errorf("PAC: %s\n%s", ct, pac)
+	}
+
+	// A purge needs the admin header; with it, the next request misses.
+	purge := func(header bool) int {
+		req, _ := http.NewRequest(http.MethodPost, admin+"/api/purge", strings.NewReader(url.Values{"url": {origin.URL + "/doc"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if header {
+			req.Header.Set("X-Sluice-Admin", "1")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := purge(false); code != http.StatusForbidden {
+		t.Errorf("purge without the admin header: %d, want 403", code)
+	}
+	if code := purge(true); code != 200 {
+		t.Fatalf("purge: %d", code)
+	}
+	before := hits.Load()
+	resp, err := pc.Get(origin.URL + "/doc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if hits.Load() != before+1 {
+		t.Error("the purged URL was still a hit")
+	}
+}
