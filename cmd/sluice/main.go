@@ -97,7 +97,8 @@ authentication and access rules (so does a change to the configuration
 file, a list file or the htpasswd file).
 Every flag and configuration key: docs/configuration.md; lists and
 privacy: docs/filtering.md; authentication, access rules, limits and
-exposing the proxy safely: docs/security.md.
+exposing the proxy safely: docs/security.md; the admin listener, metrics,
+PAC and logs: docs/operations.md.
 `
 
 // listFlag is a repeatable flag.
