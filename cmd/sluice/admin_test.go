@@ -96,8 +96,8 @@ func TestAdminBinary(t *testing.T) {
 	}
 
 	var st struct {
-		Totals struct{ Requests, Hits, Misses int } `json:"totals"`
-		HitRatio float64                             `json:"hit_ratio"`
+		Totals   struct{ Requests, Hits, Misses int } `json:"totals"`
+		HitRatio float64                              `json:"hit_ratio"`
 	}
 	if _, body := fetch(admin + "/api/stats"); json.Unmarshal([]byte(body), &st) != nil || st.Totals.Requests != 6 || st.Totals.Hits != 4 {
 		t.Errorf("/api/stats: %+v from %s", st, body)
