@@ -7,11 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 )
 
@@ -19,7 +17,6 @@ import (
 // stats JSON, health and readiness, the PAC file, and a purge that works,
 // all on the real binary.
 func TestAdminBinary(t *testing.T) {
-	bin := buildBinary(t)
 	var hits atomic.Int32
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -29,17 +26,8 @@ func TestAdminBinary(t *testing.T) {
 	defer origin.Close()
 	port, adminPort := freePort(t), freePort(t)
 	admin := "http://127.0.0.1:" + adminPort
-	cmd := exec.Command(bin, port, "--admin", "127.0.0.1:"+adminPort, "--allow-dest", "loopback",
+	_, stderr := startBinary(t, port, "--admin", "127.0.0.1:"+adminPort, "--allow-dest", "loopback",
 		"--cache-dir", "off", "--access-log", "off")
-	var stderr syncBuf
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
 	pc := proxyClient(port)
 	resp := getWhenUp(t, pc, origin.URL+"/warmup", stderr.String)
 	resp.Body.Close()

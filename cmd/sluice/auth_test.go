@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,7 +29,6 @@ func htpasswdLine(t *testing.T, user, pass string) string {
 // access log, and a change to the file applies without a restart (the
 // cache of verified passwords is forgotten); a broken file keeps the old.
 func TestHtpasswdBinary(t *testing.T) {
-	bin := buildBinary(t)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Proxy-Authorization") != "" {
 			w.WriteHeader(http.StatusTeapot) // must never happen
@@ -55,16 +53,7 @@ func TestHtpasswdBinary(t *testing.T) {
 
 	port := freePort(t)
 	alog := filepath.Join(dir, "access.log")
-	cmd := exec.Command(bin, port, "--htpasswd", pw, "--allow-dest", "loopback", "--cache-dir", "off", "--access-log", alog)
-	var stderr syncBuf
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	_, stderr := startBinary(t, port, "--htpasswd", pw, "--allow-dest", "loopback", "--cache-dir", "off", "--access-log", alog)
 	status := func(userPass string) int {
 		t.Helper()
 		pu := &url.URL{Scheme: "http", Host: "127.0.0.1:" + port}
@@ -145,16 +134,7 @@ func TestHtpasswdRefused(t *testing.T) {
 
 	apr := filepath.Join(dir, "apr1")
 	os.WriteFile(apr, []byte("dave:$apr1$Q5l4v1o3$xYoh2b2Zr8pL1x9tYhqJ7/\n"), 0o600)
-	cmd := exec.Command(bin, "--htpasswd", apr, "--listen", "127.0.0.1:0")
-	var stderr syncBuf
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	_, stderr := startBinary(t, "--htpasswd", apr, "--listen", "127.0.0.1:0")
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(stderr.String(), "sluice listening"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("did not start with an apr1 file:\n%s", stderr.String())

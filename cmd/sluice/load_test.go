@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -31,23 +30,13 @@ func TestHold5000(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < 2*(idle+partial)+1000 {
 		t.Skipf("needs an open-file limit of at least %d (this process has %d): raise it with ulimit -n", 2*(idle+partial)+1000, lim.Cur)
 	}
-	bin := buildBinary(t)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello from the origin")
 	}))
 	defer origin.Close()
 	port := freePort(t)
-	cmd := exec.Command(bin, port, "--allow-dest", "loopback", "--access-log", "off", "--cache-mem", "0", "--cache-dir", "off",
+	cmd, stderr := startBinary(t, port, "--allow-dest", "loopback", "--access-log", "off", "--cache-mem", "0", "--cache-dir", "off",
 		"--header-timeout", "2m", "--idle-timeout", "5m")
-	var stderr syncBuf
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
 	resp := getWhenUp(t, proxyClient(port), origin.URL, stderr.String)
 	resp.Body.Close()
 	proxyAddr := "127.0.0.1:" + port
@@ -171,23 +160,13 @@ func rssKiB(pid int) int64 {
 // connection cap gets 429 on the extra connection, a client over its rate
 // gets 429 with Retry-After, and the log says so once, not per request.
 func TestLimitsBinary(t *testing.T) {
-	bin := buildBinary(t)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello from the origin")
 	}))
 	defer origin.Close()
 	port := freePort(t)
-	cmd := exec.Command(bin, port, "--allow-dest", "loopback", "--access-log", "off", "--cache-dir", "off",
+	_, stderr := startBinary(t, port, "--allow-dest", "loopback", "--access-log", "off", "--cache-dir", "off",
 		"--max-conns-per-client", "3", "--rate-limit", "2")
-	var stderr syncBuf
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
 	pc := proxyClient(port)
 	resp := getWhenUp(t, pc, origin.URL, stderr.String)
 	resp.Body.Close()

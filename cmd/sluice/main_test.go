@@ -329,6 +329,23 @@ func TestBinaryReload(t *testing.T) {
 	eventually("SIGHUP reloads", func() bool { return strings.Contains(stderr.String(), "why=SIGHUP") })
 }
 
+// startBinary runs the sluice binary with args, its standard error
+// captured, and stops it (SIGTERM, then waits for it) when the test ends.
+func startBinary(t *testing.T, args ...string) (*exec.Cmd, *syncBuf) {
+	t.Helper()
+	cmd := exec.Command(buildBinary(t), args...)
+	stderr := new(syncBuf)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	return cmd, stderr
+}
+
 // syncBuf is a bytes.Buffer safe for a writer and a reader at once.
 type syncBuf struct {
 	mu sync.Mutex
