@@ -59,8 +59,12 @@ func (s *Store) MaxObjectSize() int64 {
 // Tiers returns the stacked stores, fastest first.
 func (s *Store) Tiers() []store.Store { return s.tiers }
 
-// Get returns the entry from the fastest tier that holds it.
+// Get returns the entry from the fastest tier that holds it. A tier that
+// fails (a shared tier that is down or slow, a disk that errs) is passed
+// over like a tier without the entry, so one sick tier costs a miss there,
+// not the request; its error is returned only if no tier has the entry.
 func (s *Store) Get(ctx context.Context, key string) (store.Entry, error) {
+	var firstErr error
 	for i, t := range s.tiers {
 		e, err := t.Get(ctx, key)
 		if err == nil {
@@ -69,9 +73,12 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, error) {
 			}
 			return e, nil
 		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+		if !errors.Is(err, store.ErrNotFound) && firstErr == nil {
+			firstErr = err
 		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	return nil, store.ErrNotFound
 }

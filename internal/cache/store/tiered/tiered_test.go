@@ -1,7 +1,10 @@
 package tiered_test
 
 import (
+	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"testing"
 
 	"sluice/internal/cache/store"
@@ -28,4 +31,44 @@ func TestConformance(t *testing.T) {
 		Persistent:    true,
 		MaxObjectSize: maxObj,
 	})
+}
+
+// TestSickTierPassedOver: a tier whose Get fails (here a disk store that
+// was closed, standing for a shared tier that is down) is passed over like
+// a miss, so the entry still comes from the tier behind it.
+func TestSickTierPassedOver(t *testing.T) {
+	ctx := t.Context()
+	open := func() *disk.Store {
+		d, err := disk.Open(disk.Options{Dir: t.TempDir(), Capacity: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-d.Ready()
+		return d
+	}
+	sick, healthy := open(), open()
+	sick.Close()
+	if _, err := sick.Get(ctx, "k"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a closed disk store's Get: %v, want a failure other than not found", err)
+	}
+	w, err := healthy.Create(ctx, "k", &store.Meta{Status: 200, Header: http.Header{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "body")
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s := tiered.New(mem.New(mem.Options{Capacity: 1 << 20}), sick, healthy)
+	e, err := s.Get(ctx, "k")
+	if err != nil {
+		t.Fatalf("Get past the sick tier: %v", err)
+	}
+	e.Close()
+	if _, err := tiered.New(sick).Get(ctx, "k"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("only a sick tier: %v, want its error", err)
+	}
+	if _, err := tiered.New(sick, healthy).Get(ctx, "absent"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("absent everywhere with a sick tier: %v, want the sick tier's error", err)
+	}
 }
