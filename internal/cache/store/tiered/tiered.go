@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 
 	"sluice/internal/cache/store"
@@ -111,7 +112,12 @@ func (s *Store) Create(ctx context.Context, key string, meta *store.Meta) (store
 			}
 			continue
 		}
+		limit := int64(math.MaxInt64)
+		if l, ok := t.(store.Limiter); ok {
+			limit = l.MaxObjectSize()
+		}
 		w.ws = append(w.ws, tw)
+		w.limits = append(w.limits, limit)
 	}
 	if len(w.ws) == 0 {
 		if firstErr == nil {
@@ -217,24 +223,25 @@ func (s *Store) Close() error {
 // object (too large for it) drops out; the write fails only when every
 // tier has dropped out.
 type writer struct {
-	mu sync.Mutex
-	ws []store.Writer // live tier writers, fastest first
+	mu     sync.Mutex
+	ws     []store.Writer // live tier writers, fastest first
+	limits []int64        // their tiers' MaxObjectSize
 }
 
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var lastErr error
-	live := w.ws[:0]
-	for _, tw := range w.ws {
+	live, limits := w.ws[:0], w.limits[:0]
+	for i, tw := range w.ws {
 		if _, err := tw.Write(p); err != nil {
 			tw.Abort()
 			lastErr = err
 			continue
 		}
-		live = append(live, tw)
+		live, limits = append(live, tw), append(limits, w.limits[i])
 	}
-	w.ws = live
+	w.ws, w.limits = live, limits
 	if len(w.ws) == 0 {
 		if lastErr == nil {
 			lastErr = store.ErrAborted
@@ -276,16 +283,23 @@ func (w *writer) Abort() {
 	w.ws = nil
 }
 
-// NewReader follows the slowest (largest) tier still writing: it is the
-// one least likely to refuse the object part-way, which would cut the
-// reader off.
+// NewReader follows the tier still writing that accepts the largest
+// objects (the slowest of those): it is the one least likely to refuse
+// the object part-way, which would cut the reader off. A shared tier at
+// the bottom may have a smaller limit than the disk above it.
 func (w *writer) NewReader() io.ReadCloser {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.ws) == 0 {
 		return io.NopCloser(errReader{store.ErrAborted})
 	}
-	return w.ws[len(w.ws)-1].NewReader()
+	best := 0
+	for i := range w.ws {
+		if w.limits[i] >= w.limits[best] {
+			best = i
+		}
+	}
+	return w.ws[best].NewReader()
 }
 
 type errReader struct{ err error }

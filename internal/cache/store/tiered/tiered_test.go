@@ -1,6 +1,7 @@
 package tiered_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -70,5 +71,30 @@ func TestSickTierPassedOver(t *testing.T) {
 	}
 	if _, err := tiered.New(sick, healthy).Get(ctx, "absent"); err == nil || errors.Is(err, store.ErrNotFound) {
 		t.Errorf("absent everywhere with a sick tier: %v, want the sick tier's error", err)
+	}
+}
+
+// TestFollowLargestLimit checks that a reader of a fill follows the tier
+// that accepts the object, not a slower tier that refuses it part-way.
+func TestFollowLargestLimit(t *testing.T) {
+	big := mem.New(mem.Options{Capacity: 64 << 20, MaxObjectSize: 4 << 20})
+	small := mem.New(mem.Options{Capacity: 64 << 20, MaxObjectSize: 1 << 20}) // a shared tier below, with a lower limit
+	s := tiered.New(big, small)
+	defer s.Close()
+	w, err := s.Create(context.Background(), "k", &store.Meta{Status: 200, Header: http.Header{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := w.NewReader()
+	body := make([]byte, 2<<20)
+	if _, err := w.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || len(got) != len(body) {
+		t.Errorf("follower: %d bytes, %v; want %d bytes", len(got), err, len(body))
 	}
 }
