@@ -1,0 +1,129 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Breaker settings: after failThreshold consecutive failed calls the
+// store stops calling Redis for minBackoff, doubling up to maxBackoff
+// while Redis does not answer.
+const (
+	failThreshold = 3
+	minBackoff    = time.Second
+	maxBackoff    = 30 * time.Second
+)
+
+// breaker is the circuit breaker's state.
+//
+// Closed, calls go to Redis and failures counts the consecutive ones that
+// failed on the way (timeouts, refused or broken connections; an error
+// Redis answers is an answer). The call that makes it failThreshold opens
+// the breaker and starts the prober; while open, calls fail at once with
+// ErrUnavailable and no request waits on Redis. The prober alone decides
+// when to close: it PINGs after each backoff and closes on the first
+// answer, so recovery needs no traffic and no request pays for a probe.
+// It is also the only caller of OnStateChange, which therefore sees
+// false, true, false … in order.
+type breaker struct {
+	failures atomic.Int32
+	open     atomic.Bool
+
+	// Guarded by Store.mu.
+	minBackoff, maxBackoff time.Duration
+	lastBackoff            time.Duration // the prober's last wait
+	closedAt               time.Time     // when the prober last closed
+}
+
+func (b *breaker) init() {
+	b.minBackoff, b.maxBackoff = minBackoff, maxBackoff
+}
+
+// observe classifies the result of a call made on behalf of a caller
+// whose context is ctx, and returns err, wrapping ErrUnavailable when the
+// call failed on the way to Redis.
+func (s *Store) observe(ctx context.Context, err error) error {
+	if err == nil {
+		s.succeeded()
+		return nil
+	}
+	if _, ok := errors.AsType[redis.Error](err); ok {
+		s.succeeded() // Redis answered
+		return err
+	}
+	if ctx.Err() != nil {
+		return err // the caller gave up: that says nothing about Redis
+	}
+	s.failed(err)
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+func (s *Store) succeeded() {
+	if s.failures.Load() != 0 { // no write, so no shared cache line, on the usual path
+		s.failures.Store(0)
+	}
+}
+
+func (s *Store) failed(err error) {
+	s.log.Debug("redis: call failed", "err", err)
+	if s.failures.Add(1) < failThreshold || !s.open.CompareAndSwap(false, true) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return
+	}
+	// Reopened soon after closing: Redis is flapping, so wait longer than
+	// last time instead of starting over.
+	wait := s.minBackoff
+	if !s.closedAt.IsZero() && time.Since(s.closedAt) < s.maxBackoff {
+		wait = min(2*s.lastBackoff, s.maxBackoff)
+	}
+	s.wg.Add(1)
+	go s.probe(wait)
+}
+
+// probe runs while the breaker is open: it reports the opening, PINGs
+// Redis after each wait until it answers, then closes the breaker and
+// reports that. It returns early when the store closes.
+func (s *Store) probe(wait time.Duration) {
+	defer s.wg.Done()
+	s.notify(false)
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-s.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		err := s.client.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			break
+		}
+		s.mu.Lock()
+		wait = min(2*wait, s.maxBackoff)
+		s.mu.Unlock()
+		s.log.Debug("redis: still unavailable", "err", err, "retry_in", wait)
+	}
+	s.mu.Lock()
+	s.lastBackoff, s.closedAt = wait, time.Now()
+	s.mu.Unlock()
+	s.failures.Store(0)
+	s.open.Store(false)
+	s.notify(true)
+}
+
+func (s *Store) notify(up bool) {
+	if s.onChange != nil {
+		s.onChange(up)
+	}
+}
