@@ -78,10 +78,7 @@ func TestPACProxyAddr(t *testing.T) {
 // TestPACUnderNode runs the generated PAC file in node, as a browser
 // would, with the host names browsers pass to FindProxyForURL.
 func TestPACUnderNode(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed")
-	}
+	node := needNode(t)
 	o := (&fakes{}).options(t)
 	o.PACBypass = []string{".corp.example", "printer.example"}
 	_, pac := fetch(t, "GET", serve(t, o).URL+"/proxy.pac", nil, nil)
@@ -142,4 +139,18 @@ func TestPACUnderNode(t *testing.T) {
 			t.Errorf("FindProxyForURL(%q) = %q, want %q", host, got[host], want)
 		}
 	}
+}
+
+// needNode returns node's path. Without node the test skips, except under
+// CI=true, where .ci/run installs it and its absence is a failure.
+func needNode(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is not on PATH (apt-get install nodejs); CI=true requires it")
+		}
+		t.Skip("node is not on PATH (apt-get install nodejs)")
+	}
+	return node
 }

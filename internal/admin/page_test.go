@@ -169,10 +169,7 @@ func TestAssetRevalidation(t *testing.T) {
 // actions with the headers the server requires. A browser test covers
 // what this cannot: layout and real pixels.
 func TestPageScripts(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed")
-	}
+	node := needNode(t)
 	dir := t.TempDir()
 	write := func(name string, b []byte) {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
