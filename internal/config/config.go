@@ -173,6 +173,9 @@ type Config struct {
 
 	// Admin holds the admin listener: metrics, the status page, PAC.
 	Admin Admin `yaml:"admin"`
+
+	// Redis holds the cache tier shared by a fleet of instances.
+	Redis Redis `yaml:"redis"`
 }
 
 // Cache holds the settings of the HTTP cache. In the file they are keys
@@ -220,7 +223,7 @@ type Cache struct {
 	PurgeClients []netip.Prefix `yaml:"purge_clients"`
 }
 
-// Enabled reports whether any cache tier is configured.
+// Enabled reports whether any local cache tier is configured.
 func (c *Cache) Enabled() bool { return c.Mem > 0 || c.Dir != "off" }
 
 // Upstream holds the settings of the proxy's pool of connections to origin
@@ -302,5 +305,10 @@ func Default() Config {
 			netip.MustParsePrefix("::1/128"),
 		}},
 		Access: Access{Default: "allow"},
+		Redis: Redis{
+			Prefix:        "sluice:",
+			Timeout:       Duration(20 * time.Millisecond),
+			MaxObjectSize: 8 * MiB,
+		},
 	}
 }

@@ -144,6 +144,10 @@ func TestParseFull(t *testing.T) {
 		Limits: Limits{MaxConns: 20000, MaxConnsPerClient: 64, RequestsPerSecond: 50, Burst: 200},
 		Admin: Admin{Listen: "127.0.0.1:9090", Clients: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, Hosts: []string{"proxy.corp.example"},
 			Pprof: true, PACBypass: []string{".corp.example", "intranet.example"}},
+		Redis: Redis{Addrs: []string{"10.0.0.5:6379", "10.0.0.6:6379"}, Cluster: true, Username: "sluice",
+			Password: "not-a-real-secret", PasswordFile: "/etc/sluice/redis-password", Prefix: "corp:", TLS: true,
+			TLSCA: "/etc/sluice/redis-ca.pem", TLSServerName: "redis.corp.example", Timeout: Duration(50 * time.Millisecond),
+			MaxObjectSize: 2 * MiB},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", *got, *want)
@@ -236,8 +240,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	}
 	var keys []string
 	keyPaths(reflect.TypeFor[Config](), "", &keys)
-	if len(keys) != 55 {
-		t.Errorf("got %d keys, want 55: %v", len(keys), keys)
+	if len(keys) != 67 {
+		t.Errorf("got %d keys, want 67: %v", len(keys), keys)
 	}
 	for _, k := range keys {
 		if !strings.Contains(string(doc), "\n### `"+k+"`\n") {

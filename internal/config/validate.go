@@ -91,6 +91,7 @@ func (c *Config) check() []issue {
 	c.Access.check(&v)
 	c.Limits.check(&v)
 	c.Admin.check(&v)
+	c.Redis.check(&v)
 	if c.MaxBodyBytes < 0 {
 		v.add("max_body_bytes", -1, "must not be negative")
 	}
