@@ -37,7 +37,10 @@ type Options struct {
 	OpenConns   func() int64  // client connections open now
 	OpenTunnels func() int64  // CONNECT tunnels (and upgraded connections) open now
 	CacheTiers  func() []Tier // the cache tiers' state
-	Version     string        // sluice's version, the version label of sluice_build_info
+	// Shared reports the shared cache tier's state; false when there is
+	// none (then its metrics are left out).
+	Shared  func() (Shared, bool)
+	Version string // sluice's version, the version label of sluice_build_info
 }
 
 // Metrics is a registry of sluice's metrics and the counters behind them.
@@ -144,6 +147,9 @@ func New(o Options) *Metrics {
 	}
 	if o.CacheTiers != nil {
 		reg.MustRegister(newTierCollector(o.CacheTiers, m.requests.lookups))
+	}
+	if o.Shared != nil {
+		reg.MustRegister(newSharedCollector(o.Shared))
 	}
 
 	m.handler = promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{

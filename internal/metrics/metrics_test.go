@@ -476,3 +476,47 @@ func BenchmarkObserveParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestShared(t *testing.T) {
+	var mu sync.Mutex
+	state, on := Shared{Up: true, Following: true, StateChanges: 2, Sent: 5, Received: 7}, false
+	m := New(Options{Shared: func() (Shared, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		return state, on
+	}})
+	names := []string{"sluice_cache_shared_up", "sluice_fleet_invalidations_following",
+		"sluice_cache_shared_state_changes_total", "sluice_fleet_invalidations_total"}
+	for _, n := range names {
+		if family(t, m, n) != nil {
+			t.Errorf("%s exported without a shared tier", n)
+		}
+	}
+	mu.Lock()
+	on = true
+	mu.Unlock()
+	want := `
+# HELP sluice_cache_shared_state_changes_total Times the shared tier went down or came back.
+# TYPE sluice_cache_shared_state_changes_total counter
+sluice_cache_shared_state_changes_total 2
+# HELP sluice_fleet_invalidations_total Invalidations (PURGE, unsafe methods, host purges) passed between the fleet's instances: sent by this one, received from others and applied to the local tiers, or dropped because too many waited while Redis was away.
+# TYPE sluice_fleet_invalidations_total counter
+sluice_fleet_invalidations_total{direction="dropped"} 0
+sluice_fleet_invalidations_total{direction="received"} 7
+sluice_fleet_invalidations_total{direction="sent"} 5
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), names[2:]...); err != nil {
+		t.Error(err)
+	}
+	for _, tc := range []struct {
+		up   bool
+		want float64
+	}{{true, 1}, {false, 0}} {
+		mu.Lock()
+		state.Up = tc.up
+		mu.Unlock()
+		if got := family(t, m, "sluice_cache_shared_up").GetMetric()[0].GetGauge().GetValue(); got != tc.want {
+			t.Errorf("up=%v: sluice_cache_shared_up = %v, want %v", tc.up, got, tc.want)
+		}
+	}
+}
