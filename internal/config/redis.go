@@ -82,6 +82,9 @@ func (r *Redis) check(v *checker) {
 			v.add("redis.addrs", i, "port %q in %q must be a number 1-65535", port, a)
 		}
 	}
+	if len(r.Addrs) > 1 && !r.Cluster {
+		v.add("redis.addrs", -1, "%d addresses without cluster: true; list one server, or set cluster: true if they are seed nodes of a Redis Cluster", len(r.Addrs))
+	}
 	if r.DB < 0 {
 		v.add("redis.db", -1, "must not be negative, not %d", r.DB)
 	}
