@@ -20,14 +20,20 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
 )
 
-// ErrNotFound is returned by Get and Update when no committed entry is
-// stored under the key.
+// ErrNotFound is returned by Get, Update and UpdateFunc when no committed
+// entry is stored under the key.
 var ErrNotFound = errors.New("store: not found")
+
+// ErrRefused is returned by UpdateFunc when fn refused the stored entry:
+// it is not the response the caller meant to update. It wraps
+// ErrNotFound, since the entry meant is not stored any more.
+var ErrRefused = fmt.Errorf("store: stored entry is not the one meant, not updated: %w", ErrNotFound)
 
 // ErrAborted is returned by a reader following a Writer (Writer.NewReader)
 // when the writer aborted before committing.
@@ -133,6 +139,53 @@ type Writer interface {
 type Limiter interface {
 	// MaxObjectSize returns the largest body the store accepts.
 	MaxObjectSize() int64
+}
+
+// FuncUpdater is implemented by stores that can update an entry's
+// metadata from what is stored now rather than from a copy the caller
+// read earlier, which in a store shared by several instances may describe
+// another response by now (another instance replaced the entry).
+type FuncUpdater interface {
+	// UpdateFunc calls fn with the metadata of the committed entry under
+	// key, as stored now. fn owns stored and may modify it; it returns
+	// the replacement (which the store may keep: fn must not modify it
+	// afterwards) and whether to update at all. When fn returns true,
+	// UpdateFunc replaces the entry's metadata with the replacement and
+	// keeps its body, on condition that the entry is still the one fn
+	// was given; it never puts metadata fn derived from one entry on
+	// another's body.
+	//
+	// It returns an error wrapping ErrNotFound when there is no entry
+	// under key, when fn refused it, or when the entry was replaced
+	// before the update could be made; in each case nothing changed.
+	// fn may be called more than once (a tiered store calls it once per
+	// tier), so it should only compute.
+	UpdateFunc(ctx context.Context, key string, fn func(stored *Meta) (*Meta, bool)) error
+}
+
+// UpdateFunc updates the metadata of the entry under key in s with fn
+// (see FuncUpdater): with s's own UpdateFunc when s has one, otherwise by
+// Get, fn(the entry's Meta) and Update. That fallback is not atomic: an
+// entry committed under key between the Get and the Update gets the
+// metadata fn derived from the one before it. It suits a store that only
+// this process writes to, where that window is short; a store shared by
+// several processes should implement FuncUpdater. When fn refuses, it
+// returns ErrRefused.
+func UpdateFunc(ctx context.Context, s Store, key string, fn func(stored *Meta) (*Meta, bool)) error {
+	if u, ok := s.(FuncUpdater); ok {
+		return u.UpdateFunc(ctx, key, fn)
+	}
+	e, err := s.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	stored := e.Meta()
+	e.Close()
+	m, ok := fn(stored)
+	if !ok || m == nil {
+		return ErrRefused
+	}
+	return s.Update(ctx, key, m)
 }
 
 // Lister is implemented by stores that can enumerate their keys, so that

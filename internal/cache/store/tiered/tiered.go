@@ -28,8 +28,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Lister = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.Lister      = (*Store)(nil)
+	_ store.FuncUpdater = (*Store)(nil)
 )
 
 // New stacks tiers, fastest first. Nil tiers are skipped.
@@ -148,6 +149,56 @@ func (s *Store) Update(ctx context.Context, key string, meta *store.Meta) error 
 		return store.ErrNotFound
 	}
 	return nil
+}
+
+// UpdateFunc updates the entry in every tier holding it, each from its
+// own stored metadata (store.FuncUpdater): the tiers may hold different
+// responses under one key (a shared tier may have another instance's
+// newer copy while the memory tier keeps the older one), so fn decides
+// for each tier what it holds and may accept one and refuse another. A
+// tier's own UpdateFunc is used when it has one (atomic there),
+// otherwise store.UpdateFunc's Get, fn and Update.
+//
+// Like Update, it returns the first error a tier returned that does not
+// wrap store.ErrNotFound (a sick tier), else nil when some tier updated
+// its entry; when none did, store.ErrRefused if some tier held an entry
+// that fn refused (or that was replaced meanwhile), else
+// store.ErrNotFound.
+func (s *Store) UpdateFunc(ctx context.Context, key string, fn func(stored *store.Meta) (*store.Meta, bool)) error {
+	found, refused := false, false
+	var firstErr error
+	for _, t := range s.tiers {
+		called := false
+		err := store.UpdateFunc(ctx, t, key, func(stored *store.Meta) (*store.Meta, bool) {
+			called = true
+			m, ok := fn(stored)
+			if !ok || m == nil {
+				return nil, false
+			}
+			// A meta of the tier's own, as with Update: the tier may
+			// keep it, and fn may return one value to every tier.
+			return m.Clone(), true
+		})
+		switch {
+		case err == nil:
+			found = true
+		case errors.Is(err, store.ErrNotFound):
+			// Refused by fn, or replaced after fn accepted: the tier
+			// held an entry, not the one meant.
+			refused = refused || called
+		case firstErr == nil:
+			firstErr = err
+		}
+	}
+	switch {
+	case firstErr != nil:
+		return firstErr
+	case found:
+		return nil
+	case refused:
+		return store.ErrRefused
+	}
+	return store.ErrNotFound
 }
 
 // Delete removes the entry from every tier, slowest first: a Get that

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"testing"
 
 	"sluice/internal/cache/store"
@@ -96,5 +97,201 @@ func TestFollowLargestLimit(t *testing.T) {
 	got, err := io.ReadAll(r)
 	if err != nil || len(got) != len(body) {
 		t.Errorf("follower: %d bytes, %v; want %d bytes", len(got), err, len(body))
+	}
+}
+
+// put commits an entry with the given ETag and body in s.
+func put(t *testing.T, s store.Store, key, etag, body string) {
+	t.Helper()
+	w, err := s.Create(context.Background(), key, &store.Meta{Status: 200, Header: http.Header{"Etag": {etag}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, body)
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stored returns the ETag, the X-Updated field and the body of the entry
+// under key in s, or "absent".
+func stored(t *testing.T, s store.Store, key string) string {
+	t.Helper()
+	e, err := s.Get(context.Background(), key)
+	if errors.Is(err, store.ErrNotFound) {
+		return "absent"
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	b, err := io.ReadAll(io.NewSectionReader(e, 0, e.Size()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.Meta()
+	return m.Header.Get("Etag") + " " + m.Header.Get("X-Updated") + " " + string(b)
+}
+
+// funcTier is a tier with an UpdateFunc of its own, which counts its
+// calls and those of Update.
+type funcTier struct {
+	store.Store
+	updateFuncs, updates *int
+}
+
+func (f funcTier) UpdateFunc(ctx context.Context, key string, fn func(*store.Meta) (*store.Meta, bool)) error {
+	*f.updateFuncs++
+	return store.UpdateFunc(ctx, f.Store, key, fn)
+}
+
+func (f funcTier) Update(ctx context.Context, key string, m *store.Meta) error {
+	*f.updates++
+	return f.Store.Update(ctx, key, m)
+}
+
+// TestUpdateFunc checks that UpdateFunc lets fn decide for each tier
+// with that tier's own stored metadata: a fast tier may keep an older
+// copy than a shared tier below it, which another instance replaced,
+// and only the copy fn accepts is updated.
+func TestUpdateFunc(t *testing.T) {
+	ifETag := func(want string, seen *[]string) func(*store.Meta) (*store.Meta, bool) {
+		return func(m *store.Meta) (*store.Meta, bool) {
+			*seen = append(*seen, m.Header.Get("Etag"))
+			if m.Header.Get("Etag") != want {
+				return nil, false
+			}
+			m.Header.Set("X-Updated", "yes")
+			return m, true
+		}
+	}
+	cases := []struct {
+		name       string
+		fast, slow string // ETag stored in each tier ("" for none); the body is the ETag's letter
+		accept     string // the ETag fn accepts
+		wantErr    error  // nil, store.ErrRefused or store.ErrNotFound
+		wantFast   string
+		wantSlow   string
+		wantSeen   []string
+	}{
+		{name: "slow tier replaced", fast: `"a"`, slow: `"b"`, accept: `"a"`,
+			wantFast: `"a" yes a`, wantSlow: `"b"  b`, wantSeen: []string{`"a"`, `"b"`}},
+		{name: "fast tier replaced", fast: `"b"`, slow: `"a"`, accept: `"a"`,
+			wantFast: `"b"  b`, wantSlow: `"a" yes a`, wantSeen: []string{`"b"`, `"a"`}},
+		{name: "both the one meant", fast: `"a"`, slow: `"a"`, accept: `"a"`,
+			wantFast: `"a" yes a`, wantSlow: `"a" yes a`, wantSeen: []string{`"a"`, `"a"`}},
+		{name: "both replaced", fast: `"b"`, slow: `"b"`, accept: `"a"`, wantErr: store.ErrRefused,
+			wantFast: `"b"  b`, wantSlow: `"b"  b`, wantSeen: []string{`"b"`, `"b"`}},
+		{name: "only in the slow tier", slow: `"a"`, accept: `"a"`,
+			wantFast: "absent", wantSlow: `"a" yes a`, wantSeen: []string{`"a"`}},
+		{name: "replaced, only in the slow tier", slow: `"b"`, accept: `"a"`, wantErr: store.ErrRefused,
+			wantFast: "absent", wantSlow: `"b"  b`, wantSeen: []string{`"b"`}},
+		{name: "absent", accept: `"a"`, wantErr: store.ErrNotFound,
+			wantFast: "absent", wantSlow: "absent"},
+	}
+	for _, tc := range cases {
+		for _, own := range []bool{false, true} {
+			name := tc.name
+			if own {
+				name += "/tiers with UpdateFunc"
+			}
+			t.Run(name, func(t *testing.T) {
+				fast := mem.New(mem.Options{Capacity: 1 << 20})
+				slow := mem.New(mem.Options{Capacity: 1 << 20})
+				defer fast.Close()
+				defer slow.Close()
+				for _, st := range []struct {
+					s    store.Store
+					etag string
+				}{{fast, tc.fast}, {slow, tc.slow}} {
+					if st.etag != "" {
+						put(t, st.s, "k", st.etag, st.etag[1:2])
+					}
+				}
+				var updateFuncs, updates int
+				var s *tiered.Store
+				if own {
+					s = tiered.New(funcTier{fast, &updateFuncs, &updates}, funcTier{slow, &updateFuncs, &updates})
+				} else {
+					s = tiered.New(fast, slow)
+				}
+				var seen []string
+				err := s.UpdateFunc(t.Context(), "k", ifETag(tc.accept, &seen))
+				switch {
+				case tc.wantErr == nil && err != nil:
+					t.Errorf("UpdateFunc: got %v, want nil", err)
+				case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
+					t.Errorf("UpdateFunc: got %v, want %v", err, tc.wantErr)
+				case tc.wantErr == store.ErrNotFound && errors.Is(err, store.ErrRefused):
+					t.Errorf("UpdateFunc: got %v, want plain %v", err, store.ErrNotFound)
+				}
+				if got := stored(t, fast, "k"); got != tc.wantFast {
+					t.Errorf("fast tier: got %q, want %q", got, tc.wantFast)
+				}
+				if got := stored(t, slow, "k"); got != tc.wantSlow {
+					t.Errorf("slow tier: got %q, want %q", got, tc.wantSlow)
+				}
+				if !slices.Equal(seen, tc.wantSeen) {
+					t.Errorf("fn saw ETags %q, want %q", seen, tc.wantSeen)
+				}
+				if own && (updateFuncs != 2 || updates != 0) {
+					t.Errorf("tiers' UpdateFunc called %d times and Update %d times, want 2 and 0", updateFuncs, updates)
+				}
+			})
+		}
+	}
+}
+
+// TestUpdateFuncSickTier checks that a tier that fails does not keep the
+// others from being updated, and that its error is reported.
+func TestUpdateFuncSickTier(t *testing.T) {
+	ctx := t.Context()
+	sick, err := disk.Open(disk.Options{Dir: t.TempDir(), Capacity: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sick.Close()
+	healthy := mem.New(mem.Options{Capacity: 1 << 20})
+	defer healthy.Close()
+	put(t, healthy, "k", `"a"`, "a")
+	s := tiered.New(sick, healthy)
+	err = s.UpdateFunc(ctx, "k", func(m *store.Meta) (*store.Meta, bool) {
+		m.Header.Set("X-Updated", "yes")
+		return m, true
+	})
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateFunc with a sick tier: got %v, want the sick tier's error", err)
+	}
+	if got, want := stored(t, healthy, "k"), `"a" yes a`; got != want {
+		t.Errorf("healthy tier: got %q, want %q", got, want)
+	}
+}
+
+// TestUpdateFuncFallback checks store.UpdateFunc over a store without
+// an UpdateFunc of its own.
+func TestUpdateFuncFallback(t *testing.T) {
+	ctx := t.Context()
+	s := mem.New(mem.Options{Capacity: 1 << 20})
+	defer s.Close()
+	if _, ok := store.Store(s).(store.FuncUpdater); ok {
+		t.Skip("the memory store has an UpdateFunc of its own")
+	}
+	put(t, s, "k", `"a"`, "a")
+	refuse := func(*store.Meta) (*store.Meta, bool) { return nil, false }
+	if err := store.UpdateFunc(ctx, s, "k", refuse); !errors.Is(err, store.ErrRefused) || !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("fn refusing: got %v, want store.ErrRefused (a store.ErrNotFound)", err)
+	}
+	if err := store.UpdateFunc(ctx, s, "missing", refuse); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrRefused) {
+		t.Errorf("no entry: got %v, want store.ErrNotFound", err)
+	}
+	err := store.UpdateFunc(ctx, s, "k", func(m *store.Meta) (*store.Meta, bool) {
+		m.Header.Set("X-Updated", "yes")
+		return m, true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := stored(t, s, "k"), `"a" yes a`; got != want {
+		t.Errorf("after UpdateFunc: got %q, want %q", got, want)
 	}
 }
