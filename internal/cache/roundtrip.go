@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -264,15 +263,13 @@ func (c *Cache) revalidate(r *http.Request, rec *accesslog.Record, primary strin
 	case resp.StatusCode == http.StatusNotModified && semantics.Matching304(l.p.meta.Header, resp.Header):
 		discard(resp)
 		// RFC 9111 §4.3.4: update the stored response with the 304's
-		// fields and use it.
+		// fields, if it is still the one read, and use the one read.
+		c.freshen(context.WithoutCancel(r.Context()), l.key, l.p.meta, resp.Header, reqTime, respTime)
 		m := &store.Meta{
 			Status:       l.p.meta.Status,
 			Header:       semantics.UpdateStoredHeader(l.p.meta.Header, storedHeader(resp.Header, semantics.ResponseDirectives{})),
 			RequestTime:  reqTime,
 			ResponseTime: respTime,
-		}
-		if err := c.store.Update(context.WithoutCancel(r.Context()), l.key, m.Clone()); err != nil && !errors.Is(err, store.ErrNotFound) {
-			c.log.Debug("cache: updating a revalidated entry failed", "key", l.key, "err", err)
 		}
 		c.stats.revalidated.Add(1)
 		np := c.derive(m, nil)
@@ -355,13 +352,7 @@ func (c *Cache) freshenWithHead(r *http.Request, l lookup, h http.Header, reqTim
 		c.store.Delete(ctx, l.key)
 		return
 	}
-	m := &store.Meta{
-		Status:       l.p.meta.Status,
-		Header:       semantics.UpdateStoredHeader(l.p.meta.Header, storedHeader(h, semantics.ResponseDirectives{})),
-		RequestTime:  reqTime,
-		ResponseTime: respTime,
-	}
-	c.store.Update(ctx, l.key, m)
+	c.freshen(ctx, l.key, l.p.meta, h, reqTime, respTime)
 }
 
 // revalidateInBackground refreshes the entry under key once, off the
@@ -401,13 +392,7 @@ func (c *Cache) revalidateInBackground(r *http.Request, key string, m *store.Met
 		if resp.StatusCode == http.StatusNotModified {
 			discard(resp)
 			if semantics.Matching304(m.Header, resp.Header) {
-				nm := &store.Meta{
-					Status:       m.Status,
-					Header:       semantics.UpdateStoredHeader(m.Header, storedHeader(resp.Header, semantics.ResponseDirectives{})),
-					RequestTime:  reqTime,
-					ResponseTime: respTime,
-				}
-				c.store.Update(ctx, key, nm)
+				c.freshen(ctx, key, m, resp.Header, reqTime, respTime)
 				c.stats.revalidated.Add(1)
 			}
 			return
