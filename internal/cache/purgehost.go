@@ -37,36 +37,67 @@ import (
 // It walks the store's keys (store.Lister) and deletes each match as it
 // comes, so it holds no lock for long and no more than a batch of keys in
 // memory, and requests are served meanwhile; a response of host stored
-// while it runs may survive it. When ctx is done it stops and returns what
-// it removed so far with ctx's error. A store that cannot list its keys
-// gives an error wrapping errors.ErrUnsupported.
+// while it runs may survive it. A Delete that fails (one tier of a tiered
+// store is sick) does not stop it: it goes on with the other keys and
+// returns the first such error with what it removed, which does not count
+// the entries whose Delete failed (in a tiered store, Delete removes what
+// it can from the other tiers even then). When ctx is done it stops and returns
+// what it removed so far with ctx's error. A store that cannot list its
+// keys gives an error wrapping errors.ErrUnsupported.
+//
+// It is PurgeStoreHost over the cache's store, counted in Stats().Purges
+// when it succeeds.
 func (c *Cache) PurgeHost(ctx context.Context, host string) (removed int, err error) {
+	removed, err = PurgeStoreHost(ctx, c.store, host)
+	if err == nil {
+		c.stats.purges.Add(1)
+	}
+	return removed, err
+}
+
+// PurgeStoreHost is PurgeHost over any store s, which must implement
+// store.Lister: an instance told of a host purge by a peer runs it over
+// its own tiers, whose entries the peer cannot reach. s is a store of
+// entries keyed as a Cache keys them (Key, and its Vary markers and
+// variants); other keys are left alone.
+//
+// When Deletes failed and the walk over the keys also ended early (ctx
+// done, the store failing to list), the error joins the first Delete's
+// error and the walk's.
+func PurgeStoreHost(ctx context.Context, s store.Store, host string) (removed int, err error) {
 	p, err := parseHostPattern(host)
 	if err != nil {
 		return 0, err
 	}
-	l, ok := c.store.(store.Lister)
+	l, ok := s.(store.Lister)
 	if !ok {
-		return 0, fmt.Errorf("cache: purge host: %T cannot list its keys: %w", c.store, errors.ErrUnsupported)
+		return 0, fmt.Errorf("cache: purge host: %T cannot list its keys: %w", s, errors.ErrUnsupported)
 	}
 	var delErr error
 	err = l.Keys(ctx, func(key string) bool {
 		if !p.matches(key) {
 			return true
 		}
-		if delErr = c.store.Delete(ctx, key); delErr != nil {
-			return false
+		if err := s.Delete(ctx, key); err != nil {
+			// Keep going: one sick tier must not leave the rest of the
+			// host unpurged. Keys stops by itself once ctx is done.
+			if delErr == nil {
+				delErr = fmt.Errorf("delete %q: %w", key, err)
+			}
+			return true
 		}
 		removed++
 		return true
 	})
-	if err == nil {
+	switch {
+	case delErr != nil && err != nil:
+		err = errors.Join(delErr, err)
+	case delErr != nil:
 		err = delErr
 	}
 	if err != nil {
 		return removed, fmt.Errorf("cache: purge host %s: %w", host, err)
 	}
-	c.stats.purges.Add(1)
 	return removed, nil
 }
 

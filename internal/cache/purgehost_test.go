@@ -461,6 +461,86 @@ func (s cancelOnDelete) Keys(ctx context.Context, fn func(string) bool) error {
 	return s.Store.(store.Lister).Keys(ctx, fn)
 }
 
+// failDelete fails Delete for the keys in fail, with errSick, and
+// counts the Deletes tried.
+type failDelete struct {
+	store.Store
+	fail  map[string]bool
+	tried *atomic.Int64
+}
+
+var errSick = errors.New("test: sick tier")
+
+func (s failDelete) Delete(ctx context.Context, key string) error {
+	s.tried.Add(1)
+	if s.fail[key] {
+		return errSick
+	}
+	return s.Store.Delete(ctx, key)
+}
+
+func (s failDelete) Keys(ctx context.Context, fn func(string) bool) error {
+	return s.Store.(store.Lister).Keys(ctx, fn)
+}
+
+// TestPurgeHostKeepsGoing checks that a Delete that fails does not stop
+// a host purge: every other entry of the host is removed, and the first
+// failure is reported. Both through the cache and over a store alone
+// (PurgeStoreHost, as for a peer's purge).
+func TestPurgeHostKeepsGoing(t *testing.T) {
+	t.Parallel()
+	for _, kind := range purgeKinds {
+		for _, via := range []string{"cache", "store"} {
+			t.Run(kind+"/"+via, func(t *testing.T) {
+				t.Parallel()
+				st := newPurgeStore(t, kind, t.TempDir())
+				defer st.Close()
+				var a, b []string
+				for i := range 10 {
+					a = append(a, fmt.Sprintf("http://a.example/%d", i))
+					b = append(b, fmt.Sprintf("http://b.example/%d", i))
+				}
+				sick := map[string]bool{}
+				for _, u := range []string{a[0], a[5]} {
+					pu, _ := url.Parse(u)
+					sick[cache.Key(pu)] = true
+				}
+				var tried atomic.Int64
+				w := newPurgeWorld(t, failDelete{st, sick, &tried})
+				w.fill(a...)
+				w.fill(b...)
+				var removed int
+				var err error
+				if via == "cache" {
+					removed, err = w.cache.PurgeHost(context.Background(), "a.example")
+				} else {
+					removed, err = cache.PurgeStoreHost(context.Background(), w.cache.Store(), "a.example")
+				}
+				if !errors.Is(err, errSick) {
+					t.Errorf("PurgeHost with failing Deletes: error %v, want %v", err, errSick)
+				}
+				if want := len(a) - len(sick); removed != want {
+					t.Errorf("PurgeHost with failing Deletes: removed %d, want %d", removed, want)
+				}
+				if got := tried.Load(); got < int64(len(a)) {
+					t.Errorf("PurgeHost tried %d Deletes, want at least %d (every entry of the host)", got, len(a))
+				}
+				for _, u := range a {
+					pu, _ := url.Parse(u)
+					if got, want := w.get(u, ""), !sick[cache.Key(pu)]; got != want {
+						t.Errorf("after the purge, GET %s reached the origin: %v, want %v", u, got, want)
+					}
+				}
+				for _, u := range b {
+					if w.get(u, "") {
+						t.Errorf("GET %s (another host) reached the origin, want a hit", u)
+					}
+				}
+			})
+		}
+	}
+}
+
 // unlisted hides a store's Keys.
 type unlisted struct{ store.Store }
 
