@@ -186,6 +186,7 @@ func record(rec *accesslog.Record, result, hier string) {
 // Stats are the cache's counters since start; they only grow.
 type Stats struct {
 	MemHits, DiskHits     int64 // responses served from the memory / disk tier without contacting the origin
+	SharedHits            int64 // responses served from the shared (Redis) tier without contacting the origin
 	Misses                int64 // requests forwarded because nothing usable was stored
 	Revalidated           int64 // stored responses confirmed by a 304
 	Refreshed             int64 // stored responses replaced after revalidation
@@ -194,20 +195,21 @@ type Stats struct {
 	Collapsed             int64 // requests that shared another request's origin response
 	Invalidations, Purges int64
 	BytesMem, BytesDisk   int64 // body bytes served from each tier
+	BytesShared           int64
 }
 
 type counters struct {
-	memHits, diskHits, misses, revalidated, refreshed, stale, stored, collapsed, invalidations, purges atomic.Int64
-	bytesMem, bytesDisk                                                                                atomic.Int64
+	memHits, diskHits, sharedHits, misses, revalidated, refreshed, stale, stored, collapsed, invalidations, purges atomic.Int64
+	bytesMem, bytesDisk, bytesShared                                                                               atomic.Int64
 }
 
 // Stats returns the cache's counters.
 func (c *Cache) Stats() Stats {
 	s := &c.stats
 	return Stats{
-		MemHits: s.memHits.Load(), DiskHits: s.diskHits.Load(), Misses: s.misses.Load(),
+		MemHits: s.memHits.Load(), DiskHits: s.diskHits.Load(), SharedHits: s.sharedHits.Load(), Misses: s.misses.Load(),
 		Revalidated: s.revalidated.Load(), Refreshed: s.refreshed.Load(), StaleServed: s.stale.Load(),
 		Stored: s.stored.Load(), Collapsed: s.collapsed.Load(), Invalidations: s.invalidations.Load(),
-		Purges: s.purges.Load(), BytesMem: s.bytesMem.Load(), BytesDisk: s.bytesDisk.Load(),
+		Purges: s.purges.Load(), BytesMem: s.bytesMem.Load(), BytesDisk: s.bytesDisk.Load(), BytesShared: s.bytesShared.Load(),
 	}
 }

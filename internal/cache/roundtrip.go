@@ -137,10 +137,13 @@ func (c *Cache) hit(r *http.Request, rec *accesslog.Record, l lookup, age, life 
 	}
 	cs := string(b)
 	result := "TCP_HIT"
-	if l.entry.Tier() == "mem" {
+	switch l.entry.Tier() {
+	case "mem":
 		result = "TCP_MEM_HIT"
 		c.stats.memHits.Add(1)
-	} else {
+	case "redis":
+		c.stats.sharedHits.Add(1)
+	default:
 		c.stats.diskHits.Add(1)
 	}
 	if stale {

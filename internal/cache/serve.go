@@ -97,8 +97,11 @@ func (c *Cache) serve(r *http.Request, rec *accesslog.Record, e store.Entry, p *
 	}
 	b := &hr.body
 	*b = entryBody{e: e, off: start, end: end, bytes: &c.stats.bytesDisk}
-	if e.Tier() == "mem" {
+	switch e.Tier() {
+	case "mem":
 		b.bytes = &c.stats.bytesMem
+	case "redis":
+		b.bytes = &c.stats.bytesShared
 	}
 	resp.Body = b
 	return resp
