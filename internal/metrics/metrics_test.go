@@ -520,3 +520,38 @@ sluice_fleet_invalidations_total{direction="sent"} 5
 		}
 	}
 }
+
+// TestDocumented keeps docs/operations.md's metric table complete: every
+// sluice_ series that can be exported has a row.
+func TestDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(Options{
+		OpenConns: func() int64 { return 0 }, OpenTunnels: func() int64 { return 0 },
+		CacheTiers: func() []Tier { return []Tier{{Name: "memory"}} },
+		Shared:     func() (Shared, bool) { return Shared{}, true },
+	})
+	observeAll(m, traffic)
+	m.UpstreamConnect(time.Millisecond, nil)
+	m.UpstreamFirstByte(time.Millisecond)
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		name := mf.GetName()
+		if !strings.HasPrefix(name, "sluice_") {
+			continue
+		}
+		n++
+		if !strings.Contains(string(doc), "| `"+name+"` |") {
+			t.Errorf("docs/operations.md has no row for %s", name)
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d sluice_ metrics gathered", n)
+	}
+}
