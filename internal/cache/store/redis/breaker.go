@@ -25,9 +25,12 @@ const (
 // failed on the way (timeouts, refused or broken connections; an error
 // Redis answers is an answer). The call that makes it failThreshold opens
 // the breaker and starts the prober; while open, calls fail at once with
-// ErrUnavailable and no request waits on Redis. The prober alone decides
-// when to close: it PINGs after each backoff and closes on the first
-// answer, so recovery needs no traffic and no request pays for a probe.
+// ErrUnavailable (a Delete is remembered instead: pending.go) and no
+// request waits on Redis. The prober alone decides when to close: it
+// PINGs after each backoff and, on the first answer, sends the DELs
+// remembered meanwhile and closes, so recovery needs no traffic, no
+// request pays for a probe, and no Get finds an object deleted while
+// Redis was away.
 // It is also the only caller of OnStateChange, which therefore sees
 // false, true, false … in order.
 type breaker struct {
@@ -90,8 +93,9 @@ func (s *Store) failed(err error) {
 }
 
 // probe runs while the breaker is open: it reports the opening, PINGs
-// Redis after each wait until it answers, then closes the breaker and
-// reports that. It returns early when the store closes.
+// Redis after each wait until it answers, sends the DELs remembered
+// meanwhile, then closes the breaker and reports that. It returns early
+// when the store closes.
 func (s *Store) probe(wait time.Duration) {
 	defer s.wg.Done()
 	s.notify(false)
@@ -107,19 +111,49 @@ func (s *Store) probe(wait time.Duration) {
 		err := s.client.Ping(ctx).Err()
 		cancel()
 		if err == nil {
-			break
+			if err = s.catchUp(wait); err == nil {
+				break
+			}
 		}
 		s.mu.Lock()
 		wait = min(2*wait, s.maxBackoff)
 		s.mu.Unlock()
 		s.log.Debug("redis: still unavailable", "err", err, "retry_in", wait)
 	}
+	s.reportLost()
+	s.notify(true)
+}
+
+// catchUp sends the remembered DELs and closes the breaker once none is
+// left, so that no Get reads an object deleted while Redis was away. It
+// returns the error of a batch that failed, leaving the breaker open.
+func (s *Store) catchUp(wait time.Duration) error {
+	for {
+		if err := s.sendDeletes(); err != nil {
+			return err
+		}
+		if s.closeBreaker(wait) {
+			return nil
+		}
+	}
+}
+
+// closeBreaker closes the breaker unless a Delete remembered a key since
+// the last batch, and reports whether it did. It checks and closes under
+// deletes.mu, under which a Delete sees the breaker open and remembers
+// its key (deferDelete), so every key remembered is sent first.
+func (s *Store) closeBreaker(wait time.Duration) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deletes.mu.Lock()
+	defer s.deletes.mu.Unlock()
+	if len(s.deletes.keys) > 0 {
+		return false
+	}
 	s.lastBackoff, s.closedAt = wait, time.Now()
-	s.mu.Unlock()
 	s.failures.Store(0)
 	s.open.Store(false)
-	s.notify(true)
+	return true
 }
 
 func (s *Store) notify(up bool) {

@@ -21,13 +21,19 @@ type scanner interface {
 // Keys lists the keys under the prefix with SCAN, on every master of a
 // cluster in turn. SCAN lists every key present for the whole listing and
 // may list one more than once; keys of other prefixes are not listed
-// (the prefix's glob characters are escaped).
+// (the prefix's glob characters are escaped). With AsyncCommit it first
+// waits for the values queued before the call (Flush), so that every
+// entry committed before it is listed; keys whose DEL this Store
+// remembers are not listed.
 func (s *Store) Keys(ctx context.Context, fn func(key string) bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if err := s.admit(); err != nil {
 		return fmt.Errorf("redis: keys: %w", err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		return err
 	}
 	nodes := []scanner{s.client}
 	if cc, ok := s.client.(*redis.ClusterClient); ok {
@@ -74,6 +80,9 @@ func (s *Store) scan(ctx context.Context, n scanner, match string, fn func(strin
 		for _, k := range keys {
 			if err := ctx.Err(); err != nil {
 				return false, err
+			}
+			if s.deletes.has(k) {
+				continue
 			}
 			if !fn(strings.TrimPrefix(k, s.prefix)) {
 				return false, nil

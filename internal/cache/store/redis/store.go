@@ -7,17 +7,29 @@
 // Update, and read by one GETRANGE (a large one by a second that reads it
 // whole again), so a reader always gets a whole object, old or new, even
 // while other instances replace it or Redis evicts it. Writers buffer the
-// body in memory and send nothing before Commit. Every value expires
-// (Options.TTL), so Redis drops what nobody can use.
+// body in memory and send nothing before Commit; what the buffers and the
+// queue below hold together is bounded (Options.MaxBuffered), and a
+// writer that would exceed it is aborted with ErrBusy. Every value
+// expires (Options.TTL), so Redis drops what nobody can use.
+//
+// With Options.AsyncCommit, Commit queues the value and returns, and a few
+// background workers send the SETs, in order for each key (queue.go). The
+// instance that committed reads its queued values back at once; other
+// instances see them when they land. A Delete cancels a queued value of
+// its key and waits for one being sent; an Update waits for both.
 //
 // Redis is a helper, never a dependency: every call is bounded by
 // Options.Timeout, and after a few consecutive failures a circuit breaker
 // stops calling Redis and fails at once with ErrUnavailable, probing in
-// the background until Redis answers again.
+// the background until Redis answers again. Deletes are the exception:
+// one that cannot reach Redis is remembered and sent when Redis answers,
+// before the breaker closes (pending.go), so a purge made during an
+// outage is not undone by the objects coming back.
 //
 // It does not build or close the Redis client (the caller does, with its
 // addresses, TLS, credentials and database), does not bound Redis's memory
-// (that is Redis's maxmemory), and does not tell other instances to drop
+// (that is Redis's maxmemory), does not keep values queued or deletes
+// remembered across a restart, and does not tell other instances to drop
 // their local copies of what it deletes.
 package redisstore
 
@@ -66,6 +78,25 @@ type Options struct {
 	// ≤ 0 means the object is useless: Commit and Update delete the key
 	// instead. Nil means 24 hours for every object.
 	TTL func(*store.Meta) time.Duration
+	// AsyncCommit takes Redis off the request path: Commit queues the
+	// value for a background worker and returns nil at once, without
+	// waiting for the SET (followers reach io.EOF as always). Values are
+	// sent in order for each key; a value still waiting when a newer one
+	// of its key is committed is replaced by it. This Store's Get returns
+	// its queued values at once, Delete cancels them, and the updates and
+	// Keys wait for them; other instances see them once sent. While the
+	// breaker is open, queued values are dropped (Dropped counts them)
+	// and Commit fails at once. Flush waits for the queue; Close sends
+	// what it holds, within a bound. Without AsyncCommit, Commit returns
+	// once Redis has stored the value or failed to.
+	AsyncCommit bool
+	// MaxBuffered bounds the bytes this Store holds in memory: the
+	// buffers of open writers (each up to MaxObjectSize) and the values
+	// queued by AsyncCommit; default 64 MiB (DefaultMaxBuffered). Create
+	// and Write fail with ErrBusy, aborting the writer, when they would
+	// exceed it: the object then stays in the local tiers only. It should
+	// be several times MaxObjectSize.
+	MaxBuffered int64
 	// OnStateChange is called with false when the breaker opens (Redis
 	// stopped answering) and with true when it closes again: one call at
 	// a time, in order, false first (a new store is taken to be up). It
@@ -83,12 +114,21 @@ const (
 	DefaultTimeout       = 20 * time.Millisecond
 	DefaultThroughput    = 100_000_000
 	DefaultTTL           = 24 * time.Hour
+	DefaultMaxBuffered   = 64 << 20
 )
 
 // ErrUnavailable is returned, at once, while the breaker is open; errors
 // of calls that failed on the way to Redis (timeouts, refused
-// connections) wrap it too. Errors Redis itself answered do not.
+// connections) wrap it too. Errors Redis itself answered do not. Delete
+// does not return it: it remembers the key instead.
 var ErrUnavailable = errors.New("redis: unavailable")
+
+// ErrBusy is returned by Create and Writer.Write, which aborts the
+// writer, when the bodies this Store holds in memory would exceed
+// Options.MaxBuffered. It says nothing about the object: the same one may
+// be stored when fewer fills are under way. (store.ErrTooLarge would: it
+// means the object can never be stored here.)
+var ErrBusy = errors.New("redis: too many bytes buffered for Redis")
 
 // ErrReplaced is returned by UpdateIf and UpdateFunc when the key no
 // longer holds the object the caller meant. It wraps store.ErrNotFound.
@@ -113,10 +153,16 @@ type Store struct {
 	script     *redis.Script // updateSource
 
 	breaker
+	deletes deleteSet // remembered while Redis could not be reached
+	buffers budget
+	q       *queue // AsyncCommit's; nil without it
 
 	// Activity of this instance, for Stats.
 	entries atomic.Int64
 	bytes   atomic.Int64
+	dropped atomic.Int64 // queued values never stored
+
+	beforeSend func(rkey string) // for tests: called by a worker before each queued value
 
 	closed atomic.Bool
 	done   chan struct{} // closed by Close: the prober exits
@@ -125,9 +171,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Lister  = (*Store)(nil)
-	_ store.Limiter = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.Lister      = (*Store)(nil)
+	_ store.Limiter     = (*Store)(nil)
+	_ store.FuncUpdater = (*Store)(nil)
 )
 
 // New returns a Store on o.Client. It does not contact Redis.
@@ -162,9 +209,18 @@ func New(o Options) *Store {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.buffers.max = o.MaxBuffered
+	if s.buffers.max <= 0 {
+		s.buffers.max = DefaultMaxBuffered
+	}
+	s.deletes.keys = map[string]uint64{}
+	s.deletes.limit = maxPendingDeletes
 	s.breaker.init()
 	if !contextTimeouts(o.Client) {
 		s.log.Warn("redis: the client does not have ContextTimeoutEnabled: calls may wait for its ReadTimeout, not the store's Timeout")
+	}
+	if o.AsyncCommit {
+		s.startWorkers()
 	}
 	return s
 }
@@ -216,11 +272,24 @@ func (s *Store) admit() error {
 // larger one. Each read is a snapshot of a whole value, so the entry's
 // metadata and body always belong together. Redis trouble is an error
 // other than store.ErrNotFound.
+//
+// Before asking Redis it looks at what this Store knows better: a value
+// of the key it has queued (AsyncCommit) and not yet seen stored is
+// returned, and a key whose DEL it remembers is missing.
 func (s *Store) Get(ctx context.Context, key string) (store.Entry, error) {
 	if err := s.admit(); err != nil {
 		return nil, fmt.Errorf("redis: get: %w", err)
 	}
 	rkey := s.prefix + key
+	if e, ok := s.queuedEntry(rkey); ok {
+		if e == nil {
+			return nil, store.ErrNotFound
+		}
+		return e, nil
+	}
+	if s.deletes.has(rkey) {
+		return nil, store.ErrNotFound
+	}
 	first := min(firstRead, s.maxValue())
 	v, err := s.getRange(ctx, rkey, first, s.timeout)
 	if err != nil {
@@ -259,30 +328,56 @@ func (s *Store) getRange(ctx context.Context, rkey string, n int64, timeout time
 }
 
 // Create starts an entry under key. Nothing reaches Redis before Commit.
+// It fails with ErrBusy when even the metadata does not fit in the
+// budget of buffered bytes.
 func (s *Store) Create(ctx context.Context, key string, meta *store.Meta) (store.Writer, error) {
 	if err := s.admit(); err != nil {
 		return nil, fmt.Errorf("redis: create: %w", err)
 	}
-	buf := make([]byte, headerSize, headerSize+store.MetaSize(meta))
+	size := headerSize + store.MetaSize(meta)
+	if !s.buffers.reserve(int64(size)) {
+		return nil, fmt.Errorf("redis: create: %w", ErrBusy)
+	}
+	buf := make([]byte, headerSize, size)
 	buf = store.AppendMeta(buf, meta)
 	metaLen := len(buf) - headerSize
 	if metaLen > maxMetaSize {
+		s.buffers.release(int64(size))
 		return nil, fmt.Errorf("redis: metadata of %d bytes: %w", metaLen, store.ErrTooLarge)
 	}
 	appendHeader(buf[:0], newGeneration(), metaLen)
-	w := &writer{s: s, ctx: context.WithoutCancel(ctx), key: s.prefix + key, meta: meta, buf: buf, bodyOff: len(buf)}
+	w := &writer{s: s, ctx: context.WithoutCancel(ctx), key: s.prefix + key, meta: meta, buf: buf, bodyOff: len(buf), held: int64(size)}
 	w.cond.L = &w.mu
 	return w, nil
 }
 
-// put stores the value v of an object with metadata meta under rkey,
-// replacing any value there, or deletes rkey when TTL says the object is
-// useless.
-func (s *Store) put(ctx context.Context, rkey string, v []byte, meta *store.Meta) error {
+// commit stores the finished value v of an object with metadata meta
+// under rkey: at once, or with AsyncCommit by queueing it. held is the
+// part of the budget v holds; commit returns it, or hands it on to the
+// queue.
+func (s *Store) commit(ctx context.Context, rkey string, v []byte, meta *store.Meta, held int64) error {
 	if err := s.admit(); err != nil {
+		s.buffers.release(held)
 		return fmt.Errorf("redis: commit: %w", err)
 	}
 	ttl := s.ttl(meta)
+	if s.q == nil {
+		defer s.buffers.release(held)
+		if err := s.set(ctx, rkey, v, ttl); err != nil {
+			return fmt.Errorf("redis: commit: %w", err)
+		}
+		return nil
+	}
+	if err := s.enqueue(&job{ctx: ctx, rkey: rkey, v: v, ttl: ttl, held: held}); err != nil {
+		s.buffers.release(held)
+		return fmt.Errorf("redis: commit: %w", err)
+	}
+	return nil
+}
+
+// set stores v under rkey, replacing any value there, to expire after
+// ttl, or deletes rkey when ttl ≤ 0 (the object is useless).
+func (s *Store) set(ctx context.Context, rkey string, v []byte, ttl time.Duration) error {
 	cctx, cancel := context.WithTimeout(ctx, s.opTimeout(int64(len(v))))
 	defer cancel()
 	// STRLEN in the same transaction tells what the SET replaced, for
@@ -297,8 +392,9 @@ func (s *Store) put(ctx context.Context, rkey string, v []byte, meta *store.Meta
 	}
 	pipe.Exec(cctx) // each command keeps its own error
 	if err := s.observe(ctx, set.Err()); err != nil {
-		return fmt.Errorf("redis: commit: %w", err)
+		return err
 	}
+	s.deletes.forget(rkey)
 	n := old.Val()
 	switch {
 	case ttl <= 0 && n > 0:
@@ -314,12 +410,40 @@ func (s *Store) put(ctx context.Context, rkey string, v []byte, meta *store.Meta
 }
 
 // Delete removes the value under key. Entries already read are whole
-// copies and stay readable.
+// copies and stay readable. With AsyncCommit, it first cancels this
+// Store's queued value of the key and waits for one being sent, so that
+// no SET of this Store undoes it.
+//
+// When Redis cannot be reached (the breaker is open, or the DEL fails on
+// the way) it remembers the key and returns nil: the DEL is sent before
+// this Store reads the key from Redis again (pending.go), and meanwhile
+// this Store reads the key as deleted (while the breaker is open every
+// Get fails at once anyway). It remembers up to 100,000 keys; deletes
+// beyond that are lost, with a warning when Redis answers again.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.admit(); err != nil {
-		return fmt.Errorf("redis: delete: %w", err)
+	if s.closed.Load() {
+		return fmt.Errorf("redis: delete: %w", errClosed)
 	}
 	rkey := s.prefix + key
+	if err := s.cancelWrites(ctx, rkey); err != nil {
+		return fmt.Errorf("redis: delete: %w", err)
+	}
+	if s.deferDelete(rkey) {
+		return nil
+	}
+	err := s.del(ctx, rkey)
+	if errors.Is(err, ErrUnavailable) {
+		s.rememberDelete(rkey)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("redis: delete: %w", err)
+	}
+	return nil
+}
+
+// del deletes rkey in Redis.
+func (s *Store) del(ctx context.Context, rkey string) error {
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	pipe := s.client.TxPipeline()
@@ -327,8 +451,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	del := pipe.Del(cctx, rkey)
 	pipe.Exec(cctx) // each command keeps its own error
 	if err := s.observe(ctx, del.Err()); err != nil {
-		return fmt.Errorf("redis: delete: %w", err)
+		return err
 	}
+	s.deletes.forget(rkey) // a DEL this Store remembered is done too
 	if del.Val() > 0 {
 		s.entries.Add(-1)
 		s.bytes.Add(-old.Val())
@@ -341,19 +466,38 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // while nothing expires, an estimate otherwise (other instances' writes
 // and deletions, expiry and Redis's evictions are not seen; Redis's INFO
 // has the truth). Capacity is 0: Redis's maxmemory is the budget, and
-// Evictions are Redis's to count.
+// Evictions are Redis's to count. Values queued by AsyncCommit count once
+// stored (after Flush, all of them), and remembered deletes once sent.
 func (s *Store) Stats() store.Stats {
 	return store.Stats{Entries: max(0, s.entries.Load()), Bytes: max(0, s.bytes.Load())}
 }
 
-// Close stops the store: later calls fail, and the background probe, if
-// any, ends. It does not close the client.
+// Dropped returns how many values AsyncCommit queued that were never
+// stored: dropped while the breaker was open or after Close stopped
+// waiting, or refused by Redis. Values replaced by a newer one of their
+// key, or cancelled by a Delete, are not counted.
+func (s *Store) Dropped() int64 { return s.dropped.Load() }
+
+// Close stops the store: later calls fail, the queued values are sent
+// (waiting at most the time to send MaxBuffered at Throughput, then
+// dropping the rest), and the background probe, if any, ends. Deletes
+// still remembered are lost, with a warning. It does not close the
+// client.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	if !s.closed.Swap(true) {
+	first := !s.closed.Swap(true)
+	if first {
 		close(s.done)
 	}
 	s.mu.Unlock()
+	s.drain()
 	s.wg.Wait()
+	if !first {
+		return nil
+	}
+	if n := s.deletes.n.Load(); n > 0 {
+		s.log.Warn("redis: deletes not sent before Close: those objects may be served until they expire", "pending", n)
+	}
+	s.reportLost()
 	return nil
 }

@@ -39,7 +39,25 @@ var notApplicable = map[string]string{
 
 func TestConformance(t *testing.T) {
 	srv := startRedis(t)
-	conformance(t, func(t *testing.T) redis.UniversalClient { return srv.client(t) })
+	conformance(t, func(t *testing.T) redis.UniversalClient { return srv.client(t) }, false)
+}
+
+// TestConformanceAsync runs the suite with AsyncCommit: the store reads
+// back what it queued, Delete cancels queued values, Update waits for
+// them and Keys flushes them, so the suite's expectations hold as they
+// do with a Commit that waits. Only Stats lags (it counts values Redis
+// stored), so the suite's Stats flushes first.
+func TestConformanceAsync(t *testing.T) {
+	srv := startRedis(t)
+	conformance(t, func(t *testing.T) redis.UniversalClient { return srv.client(t) }, true)
+}
+
+// flushedStats is a Store whose Stats first waits for the queued values.
+type flushedStats struct{ *Store }
+
+func (s flushedStats) Stats() store.Stats {
+	s.Flush(context.Background())
+	return s.Store.Stats()
 }
 
 // TestConformanceCluster runs the suite on a Redis Cluster of one node
@@ -66,12 +84,12 @@ func TestConformanceCluster(t *testing.T) {
 		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.addr}, ContextTimeoutEnabled: true})
 		t.Cleanup(func() { cc.Close() })
 		return cc
-	})
+	}, false)
 }
 
 // conformance runs the store suite on stores whose clients newClient
-// returns.
-func conformance(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
+// returns, with AsyncCommit or without.
+func conformance(t *testing.T, newClient func(t *testing.T) redis.UniversalClient, async bool) {
 	const maxObject = 3 << 20
 	var mu sync.Mutex
 	prefixes := map[string]string{} // dir → prefix, so a reopened store finds its keys
@@ -89,7 +107,11 @@ func conformance(t *testing.T, newClient func(t *testing.T) redis.UniversalClien
 			mu.Unlock()
 			// A generous timeout: this is about semantics, and the
 			// race detector is slow.
-			return New(Options{Client: newClient(t), Prefix: p, MaxObjectSize: maxObject, Timeout: 2 * time.Second})
+			s := New(Options{Client: newClient(t), Prefix: p, MaxObjectSize: maxObject, Timeout: 2 * time.Second, AsyncCommit: async})
+			if async {
+				return flushedStats{s}
+			}
+			return s
 		},
 		// Redis keeps entries across Close (TestShared reads one
 		// instance's entries from another), but Stats counts only an

@@ -16,6 +16,14 @@ import (
 // when it runs, which in a fleet may be another instance's refill since
 // the caller read the object meta describes: then the refill's body gets
 // headers derived from another response. UpdateIf and UpdateFunc do not.
+//
+// With AsyncCommit, Update, UpdateIf and UpdateFunc first wait for this
+// Store's queued or in-flight value of the key to be sent: they apply to
+// the object the last Commit stored, which Get already returns, and not
+// to an older one the queued SET would then replace, taking the update
+// with it. (Answering store.ErrNotFound instead would contradict Get.)
+// The wait is short unless Redis is slow, and bounded: see awaitWrites.
+// A key whose DEL this Store remembers (Delete) is not found.
 func (s *Store) Update(ctx context.Context, key string, meta *store.Meta) error {
 	return s.update(ctx, key, "", "", meta)
 }
@@ -36,10 +44,10 @@ func (s *Store) UpdateIf(ctx context.Context, key string, gen uint64, meta *stor
 // ErrReplaced when fn refuses or the object changed meanwhile, and
 // store.ErrNotFound when there is none.
 func (s *Store) UpdateFunc(ctx context.Context, key string, fn func(stored *store.Meta) (*store.Meta, bool)) error {
-	if err := s.admit(); err != nil {
-		return fmt.Errorf("redis: update: %w", err)
-	}
 	rkey := s.prefix + key
+	if err := s.beforeUpdate(ctx, rkey); err != nil {
+		return err
+	}
 	first := min(firstRead, s.maxValue())
 	v, err := s.getRange(ctx, rkey, first, s.timeout)
 	if err != nil {
@@ -78,10 +86,25 @@ func genArg(gen uint64) string {
 	return string(g[:])
 }
 
-// update runs updateSource; gen and old are its conditions ("" for none).
-func (s *Store) update(ctx context.Context, key, gen, old string, meta *store.Meta) error {
+// beforeUpdate returns the error an update of rkey fails with before
+// reaching Redis, having waited for this Store's queued values of rkey.
+func (s *Store) beforeUpdate(ctx context.Context, rkey string) error {
 	if err := s.admit(); err != nil {
 		return fmt.Errorf("redis: update: %w", err)
+	}
+	if err := s.awaitWrites(ctx, rkey); err != nil {
+		return fmt.Errorf("redis: update: %w", err)
+	}
+	if s.deletes.has(rkey) {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// update runs updateSource; gen and old are its conditions ("" for none).
+func (s *Store) update(ctx context.Context, key, gen, old string, meta *store.Meta) error {
+	if err := s.beforeUpdate(ctx, s.prefix+key); err != nil {
+		return err
 	}
 	m := make([]byte, 4, 4+store.MetaSize(meta))
 	m = store.AppendMeta(m, meta)

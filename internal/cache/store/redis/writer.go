@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 
@@ -17,7 +18,9 @@ var (
 
 // writer builds the whole value in one buffer (header, metadata, then the
 // body as it is written), so that Commit sends it with one SET and no
-// copy.
+// copy. The buffer's capacity is taken from the Store's budget as it
+// grows, and given back when the writer ends (or, with AsyncCommit, when
+// its value has been sent).
 type writer struct {
 	s    *Store
 	ctx  context.Context // Create's, without its cancellation
@@ -28,6 +31,7 @@ type writer struct {
 	cond    sync.Cond // signalled on every write and at the end
 	buf     []byte    // the value so far; bytes once written never change
 	bodyOff int
+	held    int64 // budget bytes: cap(buf) until Commit or Abort
 	state   writerState
 }
 
@@ -44,7 +48,8 @@ const (
 var _ store.Writer = (*writer)(nil)
 
 // Write appends p to the body, or aborts with store.ErrTooLarge when the
-// body would exceed the maximum object size.
+// body would exceed the maximum object size, and with ErrBusy when the
+// buffer cannot grow within the Store's budget.
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -60,23 +65,40 @@ func (w *writer) Write(p []byte) (int, error) {
 		w.end(aborted)
 		return 0, store.ErrTooLarge
 	}
-	if cap(w.buf)-len(w.buf) < len(p) {
-		// Double, within the limit: a body is copied about once more
-		// in all, and the first write of a whole body fits exactly.
-		c := max(2*cap(w.buf), len(w.buf)+len(p))
-		c = min(c, w.bodyOff+int(w.s.maxObject))
-		nb := make([]byte, len(w.buf), c)
-		copy(nb, w.buf)
-		w.buf = nb
+	if cap(w.buf)-len(w.buf) < len(p) && !w.grow(len(p)) {
+		w.end(aborted)
+		return 0, fmt.Errorf("redis: write: %w", ErrBusy)
 	}
 	w.buf = append(w.buf, p...)
 	w.cond.Broadcast()
 	return len(p), nil
 }
 
-// Commit sends the value with one SET (expiring after TTL). Followers
-// reach io.EOF as soon as Commit starts, whether or not the SET succeeds:
-// the body they read is whole either way, and only sharing it failed.
+// grow makes room for n more bytes. It doubles the buffer, within the
+// object size limit, so that a body is copied about once more in all and
+// the first write of a whole body fits exactly; when the budget has no
+// room for that, it grows by n only. It reports false when even that does
+// not fit; w.mu is held.
+func (w *writer) grow(n int) bool {
+	need := len(w.buf) + n
+	c := min(max(2*cap(w.buf), need), w.bodyOff+int(w.s.maxObject))
+	if !w.s.buffers.reserve(int64(c - cap(w.buf))) {
+		if c == need || !w.s.buffers.reserve(int64(need-cap(w.buf))) {
+			return false
+		}
+		c = need
+	}
+	w.held += int64(c - cap(w.buf))
+	nb := make([]byte, len(w.buf), c)
+	copy(nb, w.buf)
+	w.buf = nb
+	return true
+}
+
+// Commit sends the value with one SET (expiring after TTL), or with
+// AsyncCommit queues it and returns nil. Followers reach io.EOF as soon
+// as Commit starts, whether or not the SET succeeds: the body they read
+// is whole either way, and only sharing it failed.
 func (w *writer) Commit() error {
 	w.mu.Lock()
 	switch w.state {
@@ -90,11 +112,12 @@ func (w *writer) Commit() error {
 	}
 	w.state = committing
 	binary.BigEndian.PutUint64(w.buf[bodyLenOff:], uint64(len(w.buf)-w.bodyOff))
-	v := w.buf
+	v, held := w.buf, w.held
+	w.held = 0
 	w.cond.Broadcast()
 	w.mu.Unlock()
 
-	err := w.s.put(w.ctx, w.key, v, w.meta)
+	err := w.s.commit(w.ctx, w.key, v, w.meta, held)
 
 	w.mu.Lock()
 	w.state = committed
@@ -119,6 +142,8 @@ func (w *writer) end(s writerState) {
 	w.state = s
 	if s == aborted {
 		w.buf = nil
+		w.s.buffers.release(w.held)
+		w.held = 0
 	}
 	w.cond.Broadcast()
 }
