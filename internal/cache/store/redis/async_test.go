@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sluice/internal/cache/store"
+	"sluice/internal/redistest"
 )
 
 // gate holds a store's workers before they send a value of chosen keys,
@@ -118,7 +119,7 @@ func returnsWithin(t *testing.T, d time.Duration, what string, f func() error) e
 // followers finish, that the committing instance reads the value back at
 // once and another only once it is sent, and that Flush waits for it.
 func TestAsyncCommit(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	a := newStore(t, srv, Options{AsyncCommit: true})
 	b := newStore(t, srv, Options{})
 	g := newGate(t, a)
@@ -167,7 +168,7 @@ func TestAsyncCommit(t *testing.T) {
 // TestAsyncOrder commits many versions of many keys at once, each key's
 // in order from one goroutine: once flushed, Redis holds each key's last.
 func TestAsyncOrder(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	a := newStore(t, srv, Options{AsyncCommit: true})
 	b := newStore(t, srv, Options{})
 	const keys, versions = 24, 40
@@ -205,7 +206,7 @@ func TestAsyncOrder(t *testing.T) {
 // TestAsyncReplace queues three values of one key behind a held one:
 // only the last is kept, and the budget holds only it.
 func TestAsyncReplace(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	a := newStore(t, srv, Options{AsyncCommit: true})
 	b := newStore(t, srv, Options{})
 	g := newGate(t, a)
@@ -251,7 +252,7 @@ func TestAsyncReplace(t *testing.T) {
 // key that was queued (it is cancelled) or being sent (Delete waits for
 // it) when the Delete came.
 func TestAsyncDelete(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
 	t.Run("queued", func(t *testing.T) {
 		a := newStore(t, srv, Options{Prefix: "q:", AsyncCommit: true})
@@ -322,7 +323,7 @@ func TestAsyncDelete(t *testing.T) {
 // TestAsyncUpdate checks that the updates wait for the queued value of
 // their key and then apply to it.
 func TestAsyncUpdate(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
 	body := []byte("queued body")
 	updates := []struct {
@@ -382,7 +383,7 @@ func TestAsyncUpdate(t *testing.T) {
 // are dropped and counted, and that Commit fails at once while it is
 // open.
 func TestAsyncBreakerDrops(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	a := newStore(t, srv, Options{AsyncCommit: true, Timeout: failTimeout})
 	g := newGate(t, a)
 	keys := sameShard(a, 3)
@@ -391,7 +392,7 @@ func TestAsyncBreakerDrops(t *testing.T) {
 		commitAsync(t, a, k, hashedMeta([]byte(k), k), []byte(k))
 	}
 	g.await(t, a.prefix+keys[0])
-	srv.kill()
+	srv.Kill()
 	tripBreaker(t, a)
 	w, err := a.Create(context.Background(), "late", hashedMeta(nil, "l"))
 	if err == nil {
@@ -415,13 +416,13 @@ func TestAsyncBreakerDrops(t *testing.T) {
 // TestAsyncCommitBreakerOpen checks that a writer committed while the
 // breaker is open fails at once instead of queueing.
 func TestAsyncCommitBreakerOpen(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	a := newStore(t, srv, Options{AsyncCommit: true, Timeout: failTimeout})
 	w, err := a.Create(context.Background(), "k", hashedMeta(nil, "k"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.kill()
+	srv.Kill()
 	tripBreaker(t, a)
 	if err := w.Commit(); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Commit with the breaker open: got %v, want ErrUnavailable", err)
@@ -435,10 +436,10 @@ func TestAsyncCommitBreakerOpen(t *testing.T) {
 // committed after Close fails, and that Close does not wait long on a
 // Redis that does not answer.
 func TestAsyncClose(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
 	t.Run("drains", func(t *testing.T) {
-		a := New(Options{Client: srv.client(t), Prefix: "c:", AsyncCommit: true, Timeout: 2 * time.Second})
+		a := New(Options{Client: srv.Client(t), Prefix: "c:", AsyncCommit: true, Timeout: 2 * time.Second})
 		b := newStore(t, srv, Options{Prefix: "c:"})
 		for i := range 50 {
 			commitAsync(t, a, strconv.Itoa(i), hashedMeta(nil, "c"), nil)
@@ -461,13 +462,13 @@ func TestAsyncClose(t *testing.T) {
 		}
 	})
 	t.Run("bounded", func(t *testing.T) {
-		a := New(Options{Client: srv.client(t), Prefix: "p:", AsyncCommit: true, Timeout: failTimeout, MaxBuffered: 1 << 20})
+		a := New(Options{Client: srv.Client(t), Prefix: "p:", AsyncCommit: true, Timeout: failTimeout, MaxBuffered: 1 << 20})
 		const n = 20
 		for i := range n {
 			commitAsync(t, a, strconv.Itoa(i), hashedMeta(nil, "p"), nil)
 		}
-		srv.pause()
-		defer srv.resume()
+		srv.Pause()
+		defer srv.Resume()
 		if err := returnsWithin(t, 2*time.Second, "Close with Redis paused", a.Close); err != nil {
 			t.Fatal(err)
 		}

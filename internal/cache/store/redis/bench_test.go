@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sluice/internal/cache/store"
+	"sluice/internal/redistest"
 )
 
 // realisticMeta is the header of a typical small object (the same as the
@@ -29,7 +30,7 @@ func realisticMeta() *store.Meta {
 // benchStore returns a store on a fresh redis-server holding n entries of
 // 1 KiB, and their keys.
 func benchStore(b *testing.B, n int) (*Store, []string) {
-	srv := startRedis(b)
+	srv := redistest.Start(b)
 	s := newStore(b, srv, Options{Timeout: time.Second})
 	keys := make([]string, n)
 	body := make([]byte, 1024)
@@ -94,7 +95,7 @@ func BenchmarkCommit1K(b *testing.B) {
 			name = "async"
 		}
 		b.Run(name, func(b *testing.B) {
-			srv := startRedis(b)
+			srv := redistest.Start(b)
 			s := newStore(b, srv, Options{Timeout: time.Second, AsyncCommit: async})
 			body := make([]byte, 1024)
 			meta := realisticMeta()

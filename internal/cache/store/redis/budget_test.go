@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"sluice/internal/cache/store"
+	"sluice/internal/redistest"
 )
 
 // TestBudget checks that the bytes held by writers and queued values stay
 // within MaxBuffered: the fill that would exceed it is aborted with
 // ErrBusy, and the bytes of writers that end come back.
 func TestBudget(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
 	const budget = 1 << 20
 	big := bytes.Repeat([]byte("b"), 600_000)

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"sluice/internal/cache/store"
+	"sluice/internal/redistest"
 )
 
 // Failure tests: a short Timeout, and how far past it a call may return
@@ -144,27 +145,27 @@ func checkWorks(t *testing.T, s *Store) {
 // the same port: calls fail fast, the breaker opens once, and the store
 // recovers by itself.
 func TestRedisKilled(t *testing.T) {
-	clients := map[string]func(srv *server, t *testing.T) *redis.Client{
-		"recommended": func(srv *server, t *testing.T) *redis.Client { return srv.client(t) },
+	clients := map[string]func(srv *redistest.Server, t *testing.T) *redis.Client{
+		"recommended": func(srv *redistest.Server, t *testing.T) *redis.Client { return srv.Client(t) },
 		// go-redis's own retries: slower to fail, still within Timeout.
-		"retrying": func(srv *server, t *testing.T) *redis.Client {
-			c := redis.NewClient(&redis.Options{Addr: srv.addr, ContextTimeoutEnabled: true})
+		"retrying": func(srv *redistest.Server, t *testing.T) *redis.Client {
+			c := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
 			t.Cleanup(func() { c.Close() })
 			return c
 		},
 	}
 	for name, client := range clients {
 		t.Run(name, func(t *testing.T) {
-			srv := startRedis(t)
+			srv := redistest.Start(t)
 			changes := make(states, 10)
 			s := newStore(t, srv, Options{Client: client(srv, t), Timeout: failTimeout, OnStateChange: func(up bool) { changes <- up }})
 			checkWorks(t, s)
 
-			srv.kill()
+			srv.Kill()
 			failUntilOpen(t, s)
 			changes.expect(t, false, time.Second)
 
-			srv.start()
+			srv.Restart()
 			changes.expect(t, true, 5*time.Second) // the first probe is after a second
 			if !s.Healthy() {
 				t.Errorf("Healthy() is false after OnStateChange(true)")
@@ -179,16 +180,16 @@ func TestRedisKilled(t *testing.T) {
 // calls time out within Timeout, the breaker opens, and closes again
 // when Redis thaws.
 func TestRedisPaused(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	changes := make(states, 10)
 	s := newStore(t, srv, Options{Timeout: failTimeout, OnStateChange: func(up bool) { changes <- up }})
 	checkWorks(t, s)
 
-	srv.pause()
+	srv.Pause()
 	failUntilOpen(t, s)
 	changes.expect(t, false, time.Second)
 
-	srv.resume()
+	srv.Resume()
 	changes.expect(t, true, 5*time.Second)
 	checkWorks(t, s)
 	changes.expectNone(t)
@@ -197,7 +198,7 @@ func TestRedisPaused(t *testing.T) {
 // TestCallerGivesUp checks that a caller's cancelled context fails the
 // call without counting against Redis.
 func TestCallerGivesUp(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	s := newStore(t, srv, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -214,9 +215,9 @@ func TestCallerGivesUp(t *testing.T) {
 // TestCloseStopsProbe checks that Close ends the prober of an open
 // breaker and that calls after Close fail.
 func TestCloseStopsProbe(t *testing.T) {
-	srv := startRedis(t)
-	s := New(Options{Client: srv.client(t), Timeout: failTimeout})
-	srv.kill()
+	srv := redistest.Start(t)
+	s := New(Options{Client: srv.Client(t), Timeout: failTimeout})
+	srv.Kill()
 	failUntilOpen(t, s)
 	done := make(chan struct{})
 	go func() { s.Close(); close(done) }()

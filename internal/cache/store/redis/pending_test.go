@@ -12,13 +12,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"sluice/internal/cache/store"
+	"sluice/internal/redistest"
 )
 
 // startDurableRedis starts a redis-server that keeps its data across a
 // kill (an append-only file synced on every write), so a test can tell
 // whether a DEL made while it was down reached it after the restart.
-func startDurableRedis(t *testing.T) *server {
-	return startRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+func startDurableRedis(t *testing.T) *redistest.Server {
+	return redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 }
 
 // exists reports which of keys Redis holds.
@@ -78,7 +79,7 @@ func (l *logRecorder) warnings() []map[string]any {
 // the breaker closes.
 func TestDeleteDown(t *testing.T) {
 	srv := startDurableRedis(t)
-	raw := srv.client(t)
+	raw := srv.Client(t)
 	ctx := context.Background()
 	var atClose []string // keys Redis held when the breaker closed
 	changes := make(states, 10)
@@ -103,7 +104,7 @@ func TestDeleteDown(t *testing.T) {
 		})
 	}
 
-	srv.kill()
+	srv.Kill()
 	tripBreaker(t, s)
 	changes.expect(t, false, time.Second)
 	for _, k := range []string{"k1", "k2"} {
@@ -122,7 +123,7 @@ func TestDeleteDown(t *testing.T) {
 		t.Errorf("Get of a deleted key with the breaker open: got %v, want ErrUnavailable", err)
 	}
 
-	srv.start()
+	srv.Restart()
 	changes.expect(t, true, 5*time.Second)
 	if !slices.Equal(atClose, []string{"sluice:kept"}) {
 		t.Errorf("Redis held %q when the breaker closed, want only sluice:kept", atClose)
@@ -142,7 +143,7 @@ func TestDeleteDown(t *testing.T) {
 // Redis answers, without the breaker opening.
 func TestDeleteFailsOnTheWay(t *testing.T) {
 	srv := startDurableRedis(t)
-	raw := srv.client(t)
+	raw := srv.Client(t)
 	ctx := context.Background()
 	changes := make(states, 10)
 	s := newStore(t, srv, Options{Timeout: failTimeout, OnStateChange: func(up bool) { changes <- up }})
@@ -152,7 +153,7 @@ func TestDeleteFailsOnTheWay(t *testing.T) {
 	put(t, s, "gone", hashedMeta(nil, "g"), nil)
 	put(t, s, "kept", hashedMeta(nil, "k"), nil)
 
-	srv.kill()
+	srv.Kill()
 	if err := s.Delete(ctx, "gone"); err != nil {
 		t.Fatalf("Delete with Redis down: got %v, want nil", err)
 	}
@@ -160,7 +161,7 @@ func TestDeleteFailsOnTheWay(t *testing.T) {
 		t.Fatalf("one failed Delete opened the breaker")
 	}
 	checkMissing(t, s, "gone") // without asking Redis
-	srv.start()
+	srv.Restart()
 	if got := exists(t, raw, "sluice:gone"); len(got) != 1 {
 		t.Fatalf("Redis restarted without the key: the test cannot tell whether the DEL is sent again")
 	}
@@ -180,7 +181,7 @@ func TestDeleteFailsOnTheWay(t *testing.T) {
 // DEL it remembers while Redis still holds the value: it is missing to
 // Get, Update, UpdateFunc and Keys, until a Commit replaces it.
 func TestDeleteRemembered(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
 	s := newStore(t, srv, Options{})
 	other := newStore(t, srv, Options{})
@@ -234,7 +235,7 @@ func TestDeleteRemembered(t *testing.T) {
 // back.
 func TestDeleteOverflow(t *testing.T) {
 	srv := startDurableRedis(t)
-	raw := srv.client(t)
+	raw := srv.Client(t)
 	ctx := context.Background()
 	logs := &logRecorder{}
 	changes := make(states, 10)
@@ -247,7 +248,7 @@ func TestDeleteOverflow(t *testing.T) {
 	for _, k := range keys {
 		put(t, s, k, hashedMeta(nil, k), nil)
 	}
-	srv.kill()
+	srv.Kill()
 	tripBreaker(t, s)
 	changes.expect(t, false, time.Second)
 	for _, k := range keys {
@@ -259,7 +260,7 @@ func TestDeleteOverflow(t *testing.T) {
 	if n := s.deletes.n.Load(); n != 2 {
 		t.Errorf("deletes remembered: got %d, want 2", n)
 	}
-	srv.start()
+	srv.Restart()
 	changes.expect(t, true, 5*time.Second)
 	if got := exists(t, raw, "sluice:k1", "sluice:k2", "sluice:k3", "sluice:k4", "sluice:k5"); !slices.Equal(got, []string{"sluice:k3", "sluice:k4", "sluice:k5"}) {
 		t.Errorf("Redis holds %q, want the three deletes not remembered", got)

@@ -24,6 +24,7 @@ import (
 
 	"sluice/internal/cache/store"
 	"sluice/internal/cache/store/storetest"
+	"sluice/internal/redistest"
 )
 
 // notApplicable are the conformance subtests about a byte budget the
@@ -38,8 +39,8 @@ var notApplicable = map[string]string{
 }
 
 func TestConformance(t *testing.T) {
-	srv := startRedis(t)
-	conformance(t, func(t *testing.T) redis.UniversalClient { return srv.client(t) }, false)
+	srv := redistest.Start(t)
+	conformance(t, func(t *testing.T) redis.UniversalClient { return srv.Client(t) }, false)
 }
 
 // TestConformanceAsync runs the suite with AsyncCommit: the store reads
@@ -48,8 +49,8 @@ func TestConformance(t *testing.T) {
 // do with a Commit that waits. Only Stats lags (it counts values Redis
 // stored), so the suite's Stats flushes first.
 func TestConformanceAsync(t *testing.T) {
-	srv := startRedis(t)
-	conformance(t, func(t *testing.T) redis.UniversalClient { return srv.client(t) }, true)
+	srv := redistest.Start(t)
+	conformance(t, func(t *testing.T) redis.UniversalClient { return srv.Client(t) }, true)
 }
 
 // flushedStats is a Store whose Stats first waits for the queued values.
@@ -64,9 +65,9 @@ func (s flushedStats) Stats() store.Stats {
 // holding every slot: commands, the update script and the transactions
 // go through the cluster client, and Keys scans each master.
 func TestConformanceCluster(t *testing.T) {
-	srv := startRedis(t, "--cluster-enabled", "yes")
+	srv := redistest.Start(t, "--cluster-enabled", "yes")
 	ctx := context.Background()
-	c := srv.client(t)
+	c := srv.Client(t)
 	if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestConformanceCluster(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	conformance(t, func(t *testing.T) redis.UniversalClient {
-		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.addr}, ContextTimeoutEnabled: true})
+		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr}, ContextTimeoutEnabled: true})
 		t.Cleanup(func() { cc.Close() })
 		return cc
 	}, false)
@@ -122,10 +123,10 @@ func conformance(t *testing.T, newClient func(t *testing.T) redis.UniversalClien
 }
 
 // newStore returns a store on srv, closed when t ends.
-func newStore(t testing.TB, srv *server, o Options) *Store {
+func newStore(t testing.TB, srv *redistest.Server, o Options) *Store {
 	t.Helper()
 	if o.Client == nil {
-		o.Client = srv.client(t)
+		o.Client = srv.Client(t)
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Second
@@ -215,7 +216,7 @@ func randomBody(rng *rand.Rand, n int) []byte {
 // TestShared checks that two instances on one Redis share entries:
 // what one commits, updates or deletes, the other sees.
 func TestShared(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	a, b := newStore(t, srv, Options{}), newStore(t, srv, Options{})
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -261,7 +262,7 @@ func TestShared(t *testing.T) {
 // belongs to the meta read with it. Some bodies need two reads, so a
 // replacement between them is exercised too.
 func TestConcurrentFills(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	stores := []*Store{newStore(t, srv, Options{}), newStore(t, srv, Options{})}
 	ctx := context.Background()
 	const key = "http://example.com/hot"
@@ -330,7 +331,7 @@ func TestConcurrentFills(t *testing.T) {
 // TestUpdateIf checks that a conditional Update lands only on the body
 // the caller read.
 func TestUpdateIf(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	a, b := newStore(t, srv, Options{}), newStore(t, srv, Options{})
 	ctx := context.Background()
 	v1, v2 := []byte("first body"), []byte("second, longer body")
@@ -369,7 +370,7 @@ func TestUpdateIf(t *testing.T) {
 // TestUpdateFunc checks that UpdateFunc hands fn the stored metadata
 // and writes fn's result only onto the object and metadata fn saw.
 func TestUpdateFunc(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	a, b := newStore(t, srv, Options{}), newStore(t, srv, Options{})
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -465,7 +466,7 @@ func TestUpdateRace(t *testing.T) {
 			})
 		},
 	}
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	for name, update := range conditional {
 		t.Run(name, func(t *testing.T) {
 			a, b := newStore(t, srv, Options{}), newStore(t, srv, Options{})
@@ -544,8 +545,8 @@ func TestUpdateRace(t *testing.T) {
 // TestExpiry checks that values expire after TTL(meta), that Update
 // restarts the expiry, and that a TTL ≤ 0 removes the key.
 func TestExpiry(t *testing.T) {
-	srv := startRedis(t)
-	client := srv.client(t)
+	srv := redistest.Start(t)
+	client := srv.Client(t)
 	ttl := func(m *store.Meta) time.Duration {
 		d, _ := time.ParseDuration(m.Header.Get("X-Ttl"))
 		return d
@@ -595,8 +596,8 @@ func TestExpiry(t *testing.T) {
 // TestKeysPrefix checks that Keys lists the keys under the store's
 // prefix only, even when the prefix holds SCAN's glob characters.
 func TestKeysPrefix(t *testing.T) {
-	srv := startRedis(t)
-	client := srv.client(t)
+	srv := redistest.Start(t)
+	client := srv.Client(t)
 	ctx := context.Background()
 	s := newStore(t, srv, Options{Client: client, Prefix: `c*ch[e]\:`})
 	other := newStore(t, srv, Options{Client: client})
@@ -625,8 +626,8 @@ func TestKeysPrefix(t *testing.T) {
 // TestNotAnEntry checks that values Get cannot use are misses: too large
 // for this instance, not written by a store, truncated.
 func TestNotAnEntry(t *testing.T) {
-	srv := startRedis(t)
-	client := srv.client(t)
+	srv := redistest.Start(t)
+	client := srv.Client(t)
 	ctx := context.Background()
 	big := newStore(t, srv, Options{Client: client, MaxObjectSize: 4 << 20})
 	small := newStore(t, srv, Options{Client: client, MaxObjectSize: 1 << 20})
@@ -673,7 +674,7 @@ func TestNotAnEntry(t *testing.T) {
 // TestStats checks Stats for an instance alone on its prefix: exact
 // entries and bytes, no capacity.
 func TestStats(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	s := newStore(t, srv, Options{})
 	ctx := context.Background()
 	if st := s.Stats(); st != (store.Stats{}) {
@@ -710,7 +711,7 @@ func TestStats(t *testing.T) {
 // writer get the whole body and io.EOF even when Redis refuses the
 // value: sharing failed, the body did not.
 func TestFollowerSurvivesFailedCommit(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	s := newStore(t, srv, Options{Timeout: 100 * time.Millisecond})
 	body := bytes.Repeat([]byte("x"), 50_000)
 	w, err := s.Create(context.Background(), "k", hashedMeta(body, "f"))
@@ -719,7 +720,7 @@ func TestFollowerSurvivesFailedCommit(t *testing.T) {
 	}
 	r := w.NewReader()
 	w.Write(body)
-	srv.kill()
+	srv.Kill()
 	if err := w.Commit(); err == nil {
 		t.Fatal("Commit with Redis killed succeeded")
 	}
