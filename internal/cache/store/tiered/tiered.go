@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 
 	"sluice/internal/cache/store"
@@ -335,24 +336,111 @@ func (w *writer) Abort() {
 }
 
 // NewReader follows the tier still writing that accepts the largest
-// objects (the slowest of those): it is the one least likely to refuse
-// the object part-way, which would cut the reader off. A shared tier at
-// the bottom may have a smaller limit than the disk above it.
-func (w *writer) NewReader() io.ReadCloser {
+// objects (the slowest of those), since it is the least likely to refuse
+// the object part-way. If the tier it follows drops the object anyway (it
+// passed that tier's limit, or a shared tier is busy or went away), the
+// reader goes on from the same offset with another tier still writing, so
+// it is cut off only when every tier has dropped the object.
+func (w *writer) NewReader() io.ReadCloser { return &follower{w: w} }
+
+// next returns a reader of the tier writer, still writing, that accepts
+// the largest objects and is not in tried, and that writer; nil when
+// none is left.
+func (w *writer) next(tried []store.Writer) (io.ReadCloser, store.Writer) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.ws) == 0 {
-		return io.NopCloser(errReader{store.ErrAborted})
-	}
-	best := 0
-	for i := range w.ws {
-		if w.limits[i] >= w.limits[best] {
+	best := -1
+	for i, tw := range w.ws {
+		if !slices.Contains(tried, tw) && (best < 0 || w.limits[i] >= w.limits[best]) {
 			best = i
 		}
 	}
-	return w.ws[best].NewReader()
+	if best < 0 {
+		return nil, nil
+	}
+	return w.ws[best].NewReader(), w.ws[best]
 }
 
-type errReader struct{ err error }
+// follower reads a tiered writer's body through one tier's reader at a
+// time. Read and Close may run concurrently (Close wakes a waiting Read).
+type follower struct {
+	w *writer
 
-func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+	mu     sync.Mutex
+	r      io.ReadCloser  // the tier reader followed now; nil before the first Read and after a failure
+	tried  []store.Writer // tier writers followed so far
+	off    int64          // body bytes returned so far
+	err    error          // why the last tier reader failed
+	closed bool
+}
+
+var errFollowerClosed = errors.New("tiered: reader closed")
+
+func (f *follower) Read(p []byte) (int, error) {
+	for {
+		r, err := f.reader()
+		if err != nil {
+			return 0, err
+		}
+		n, err := r.Read(p)
+		f.mu.Lock()
+		f.off += int64(n)
+		if err != nil && err != io.EOF && !f.closed {
+			// This tier dropped the object: go on with another.
+			f.err = err
+			if f.r == r {
+				f.r = nil
+			}
+			r.Close()
+			err = nil
+		}
+		f.mu.Unlock()
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+}
+
+// reader returns the tier reader to read next, opening one on another
+// tier, past the bytes already returned, when there is none.
+func (f *follower) reader() (io.ReadCloser, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for {
+		switch {
+		case f.closed:
+			return nil, errFollowerClosed
+		case f.r != nil:
+			return f.r, nil
+		}
+		r, tw := f.w.next(f.tried)
+		if r == nil {
+			if f.err == nil {
+				f.err = store.ErrAborted
+			}
+			return nil, f.err
+		}
+		f.tried = append(f.tried, tw)
+		// Every tier still writing has had every byte written so far,
+		// so skipping what was read does not wait on the origin.
+		if _, err := io.CopyN(io.Discard, r, f.off); err != nil {
+			r.Close()
+			f.err = err
+			continue
+		}
+		f.r = r
+	}
+}
+
+func (f *follower) Close() error {
+	f.mu.Lock()
+	f.closed = true
+	r := f.r
+	f.r = nil
+	f.mu.Unlock()
+	if r != nil {
+		r.Close()
+	}
+	return nil
+}
+

@@ -295,3 +295,123 @@ func TestUpdateFuncFallback(t *testing.T) {
 		t.Errorf("after UpdateFunc: got %q, want %q", got, want)
 	}
 }
+
+// flakyTier is a memory store whose writers fail (and abort) once their
+// body passes failAt bytes, like a shared tier that runs out of buffer
+// or loses Redis part-way through a fill. Its limit says it takes large
+// objects, so a reader follows it first.
+type flakyTier struct {
+	*mem.Store
+	failAt int
+}
+
+func (f flakyTier) MaxObjectSize() int64 { return 1 << 30 }
+
+func (f flakyTier) Create(ctx context.Context, key string, m *store.Meta) (store.Writer, error) {
+	w, err := f.Store.Create(ctx, key, m)
+	return &flakyWriter{Writer: w, failAt: f.failAt}, err
+}
+
+type flakyWriter struct {
+	store.Writer
+	failAt, n int
+}
+
+func (w *flakyWriter) Write(p []byte) (int, error) {
+	if w.n+len(p) > w.failAt {
+		w.Writer.Abort()
+		return 0, errors.New("flaky: gave up")
+	}
+	w.n += len(p)
+	return w.Writer.Write(p)
+}
+
+// TestFollowerFailsOver: a reader following a fill goes on with another
+// tier when the one it follows drops the object part-way, and gets the
+// whole body; it fails only when every tier has dropped it.
+func TestFollowerFailsOver(t *testing.T) {
+	body := make([]byte, 300<<10)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	for _, tt := range []struct {
+		name    string
+		tiers   func() []store.Store
+		wantErr bool
+	}{
+		{"followed tier fails, local tier goes on", func() []store.Store {
+			return []store.Store{mem.New(mem.Options{Capacity: 8 << 20, MaxObjectSize: 1 << 20}),
+				flakyTier{mem.New(mem.Options{Capacity: 8 << 20}), 100 << 10}}
+		}, false},
+		{"two tiers fail at different points", func() []store.Store {
+			return []store.Store{flakyTier{mem.New(mem.Options{Capacity: 8 << 20}), 200 << 10},
+				mem.New(mem.Options{Capacity: 8 << 20, MaxObjectSize: 1 << 20}),
+				flakyTier{mem.New(mem.Options{Capacity: 8 << 20}), 64 << 10}}
+		}, false},
+		{"every tier fails", func() []store.Store {
+			return []store.Store{flakyTier{mem.New(mem.Options{Capacity: 8 << 20}), 100 << 10},
+				mem.New(mem.Options{Capacity: 8 << 20, MaxObjectSize: 200 << 10})}
+		}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tiered.New(tt.tiers()...)
+			defer s.Close()
+			w, err := s.Create(t.Context(), "k", &store.Meta{Status: 200, Header: http.Header{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Abort()
+			r := w.NewReader()
+			defer r.Close()
+			got := make(chan []byte)
+			errc := make(chan error, 1)
+			go func() {
+				b, err := io.ReadAll(r)
+				errc <- err
+				got <- b
+			}()
+			var werr error
+			for off := 0; off < len(body) && werr == nil; off += 16 << 10 {
+				_, werr = w.Write(body[off:min(off+16<<10, len(body))])
+			}
+			if werr == nil {
+				werr = w.Commit()
+			}
+			err = <-errc
+			b := <-got
+			if tt.wantErr {
+				if err == nil {
+					t.Errorf("reader got %d bytes and no error, though every tier dropped the object", len(b))
+				}
+				return
+			}
+			if werr != nil {
+				t.Fatalf("write: %v", werr)
+			}
+			if err != nil || !slices.Equal(b, body) {
+				t.Errorf("reader: %d bytes (equal: %v), %v; want the whole %d-byte body", len(b), slices.Equal(b, body), err, len(body))
+			}
+		})
+	}
+}
+
+// TestFollowerClose: Close wakes a Read waiting for the writer.
+func TestFollowerClose(t *testing.T) {
+	s := tiered.New(mem.New(mem.Options{Capacity: 8 << 20}))
+	defer s.Close()
+	w, err := s.Create(t.Context(), "k", &store.Meta{Status: 200, Header: http.Header{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	r := w.NewReader()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Read(make([]byte, 10))
+		errc <- err
+	}()
+	r.Close()
+	if err := <-errc; err == nil {
+		t.Error("a Read woken by Close returned no error")
+	}
+}
