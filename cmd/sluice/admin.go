@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"sluice/internal/accesslog"
@@ -23,14 +24,26 @@ import (
 // listener on changes nothing on the request path; its cost per request is
 // a few hundred nanoseconds without allocation.
 type observer struct {
-	m       *metrics.Metrics
-	st      *stats.Stats
-	started time.Time
-	version string
-	cache   *cache.Cache
-	tiers   []tier
-	conns   func() int64
-	tunnels func() int64
+	m         *metrics.Metrics
+	st        *stats.Stats
+	started   time.Time
+	version   string
+	cache     *cache.Cache
+	tiers     []tier
+	shared    *shared                                             // nil without a shared tier
+	purgeHost func(ctx context.Context, host string) (int, error) // the cache's, announced to the fleet
+	conns     func() int64
+	tunnels   func() int64
+
+	draining atomic.Bool // set on SIGTERM/SIGINT: /readyz says 503 so load balancers stop sending
+}
+
+// ready is admin.Options.Ready.
+func (o *observer) ready() error {
+	if o.draining.Load() {
+		return errors.New("draining: shutting down")
+	}
+	return nil
 }
 
 // newObserver starts counting; cache and tiers are filled in once the
@@ -38,7 +51,8 @@ type observer struct {
 func newObserver(version string, conns, tunnels func() int64) *observer {
 	o := &observer{st: stats.New(stats.Options{}), started: time.Now(), version: version,
 		conns: conns, tunnels: tunnels}
-	o.m = metrics.New(metrics.Options{OpenConns: conns, OpenTunnels: tunnels, CacheTiers: o.metricTiers, Version: version})
+	o.m = metrics.New(metrics.Options{OpenConns: conns, OpenTunnels: tunnels, CacheTiers: o.metricTiers,
+		Shared: func() (metrics.Shared, bool) { return o.shared.state() }, Version: version})
 	return o
 }
 
@@ -62,6 +76,8 @@ func (o *observer) metricTiers() []metrics.Tier {
 			out[i].Hits = cs.MemHits
 		case "disk":
 			out[i].Hits = cs.DiskHits
+		case "redis":
+			out[i].Hits = cs.SharedHits
 		}
 	}
 	return out
@@ -144,7 +160,7 @@ func startAdmin(cfg *config.Config, o *observer, rl *rules, configFile string, p
 	var purgeHost func(context.Context, string) (int, error)
 	if o.cache != nil {
 		purge = o.cache.Purge
-		purgeHost = o.cache.PurgeHost
+		purgeHost = o.purgeHost
 	}
 	h := admin.New(admin.Options{
 		Metrics:      o.m.Handler(),
@@ -152,6 +168,7 @@ func startAdmin(cfg *config.Config, o *observer, rl *rules, configFile string, p
 		Purge:        purge,
 		PurgeHost:    purgeHost,
 		Reload:       func() error { return rl.reload("admin", configFile) },
+		Ready:        o.ready,
 		ProxyAddr:    proxyAddr,
 		PACBypass:    cfg.Admin.PACBypass,
 		AllowClients: cfg.Admin.Clients,

@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestAdminBinary: --admin serves metrics that move with traffic, the
@@ -129,5 +131,55 @@ func TestAdminBinary(t *testing.T) {
 	resp.Body.Close()
 	if hits.Load() != before+1 {
 		t.Error("the purged URL was still a hit")
+	}
+}
+
+// TestReadyzWhileDraining: on SIGTERM, /readyz turns 503 while in-flight
+// requests finish, so a load balancer stops sending new ones.
+func TestReadyzWhileDraining(t *testing.T) {
+	release := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		io.WriteString(w, "slow")
+	}))
+	defer origin.Close()
+	defer close(release)
+	port, adminPort := freePort(t), freePort(t)
+	readyz := "http://127.0.0.1:" + adminPort + "/readyz"
+	cmd, stderr := startBinary(t, port, "--admin", "127.0.0.1:"+adminPort, "--allow-dest", "loopback",
+		"--cache-dir", "off", "--access-log", "off", "--drain-timeout", "10s")
+	pc := proxyClient(port)
+	getWhenUp(t, pc, "http://127.0.0.1:"+port+"/", stderr.String).Body.Close()
+	status := func() int {
+		resp, err := http.Get(readyz)
+		if err != nil {
+			return -1
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(); got != 200 {
+		t.Fatalf("/readyz before SIGTERM: %d", got)
+	}
+	done := make(chan error, 1)
+	go func() {
+		resp, err := pc.Get(origin.URL + "/slow")
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the request reaches the origin
+	cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(5 * time.Second)
+	for status() != 503 {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never said 503 while draining\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	release <- struct{}{}
+	if err := <-done; err != nil {
+		t.Errorf("the in-flight request failed during the drain: %v", err)
 	}
 }

@@ -116,7 +116,7 @@ type flags struct {
 	allowClient, allowDest                       listFlag
 	showVersion                                  bool
 	cacheDir, cacheMem, cacheDisk                string
-	blockList, allowList                         listFlag
+	blockList, allowList, redis                  listFlag
 	privacy                                      string
 	port                                         string
 	htpasswd, maxBody, admin                     string
@@ -158,6 +158,7 @@ func newFlags() *flags {
 	fs.StringVar(&f.maxBody, "max-body", "0", "largest request body, `SIZE` like 100MiB (then 413); 0 means no limit")
 	fs.StringVar(&f.admin, "admin", "", "serve the status page, /metrics and /proxy.pac on `ADDR`ess, like 127.0.0.1:9090 (see docs/operations.md)")
 	fs.BoolVar(&f.adminPprof, "admin-pprof", false, "with --admin: serve Go's profiler under /debug/pprof/")
+	fs.Var(&f.redis, "redis", "share the cache with other instances through the Redis server at `ADDR`, host:port (repeatable with redis.cluster; see docs/fleet.md)")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
 	fs.Bool("help", false, "print this help and exit")
 	// Errors print one line (see run); --help prints the whole usage.
@@ -280,6 +281,8 @@ func (f *flags) apply(cfg *config.Config) error {
 			cfg.Admin.Listen = f.admin
 		case "admin-pprof":
 			cfg.Admin.Pprof = f.adminPprof
+		case "redis":
+			cfg.Redis.Addrs = append([]string(nil), f.redis...)
 		case "htpasswd":
 			cfg.Auth.Htpasswd = f.htpasswd
 		case "probe-resistance":
@@ -438,13 +441,13 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 	}
 	defer transport.CloseIdleConnections()
 	var rt http.RoundTripper = transport
-	c, cacheTiers, closeCache, err := openCache(&cfg.Cache, transport, log)
+	c, cacheParts, err := openCache(cfg, transport, log)
 	if err != nil {
 		log.Error("cannot open the cache", "err", err)
 		return 1
 	}
-	defer closeCache()
-	obs.cache, obs.tiers = c, cacheTiers
+	defer cacheParts.close()
+	obs.cache, obs.tiers, obs.shared, obs.purgeHost = c, cacheParts.tiers, cacheParts.shared, cacheParts.purgeHost
 	var purger proxy.Purger
 	if c != nil {
 		rt, purger = c, c
@@ -546,6 +549,7 @@ func serve(cfg *config.Config, f *flags, stderr io.Writer) int {
 				rl.reload("SIGHUP", f.configFile)
 				continue
 			}
+			obs.draining.Store(true)
 			log.Info("shutting down", "signal", sig.String(), "drain_timeout", cfg.DrainTimeout.D().String())
 			ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout.D())
 			clean := srv.Shutdown(ctx)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -501,4 +502,17 @@ func getWhenUp(t *testing.T, client *http.Client, u string, stderr func() string
 	}
 	t.Fatalf("proxy never answered: %v\n%s", err, stderr())
 	return nil
+}
+
+// TestUsageDocCoversEveryFlag keeps docs/usage.md's flag table complete.
+func TestUsageDocCoversEveryFlag(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/usage.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newFlags().fs.VisitAll(func(fl *flag.Flag) {
+		if !strings.Contains(string(doc), "`--"+fl.Name) {
+			t.Errorf("docs/usage.md does not document --%s", fl.Name)
+		}
+	})
 }

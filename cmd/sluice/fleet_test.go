@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sluice/internal/redistest"
+)
+
+// countingOrigin serves cacheable bodies that say how often their path
+// was fetched, so a test can tell a shared hit from a fresh fetch.
+type countingOrigin struct {
+	*httptest.Server
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func newCountingOrigin(t *testing.T) *countingOrigin {
+	o := &countingOrigin{count: map[string]int{}}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.mu.Lock()
+		var n int
+		if r.Method == http.MethodGet {
+			o.count[r.URL.Path]++
+			n = o.count[r.URL.Path]
+		}
+		o.mu.Unlock()
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprintf(w, "body of %s, fetch #%d", r.URL.Path, n)
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+func (o *countingOrigin) fetches(path string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.count[path]
+}
+
+// fleetMember is one sluice binary of a test fleet.
+type fleetMember struct {
+	name   string
+	pc     *http.Client
+	admin  string
+	stderr *syncBuf
+}
+
+func startMember(t *testing.T, name, redisAddr string, extra ...string) *fleetMember {
+	t.Helper()
+	port, adminPort := freePort(t), freePort(t)
+	args := append([]string{port, "--redis", redisAddr, "--allow-dest", "loopback", "--cache-dir", "off",
+		"--access-log", "off", "--admin", "127.0.0.1:" + adminPort}, extra...)
+	_, stderr := startBinary(t, args...)
+	m := &fleetMember{name: name, pc: proxyClient(port), admin: "http://127.0.0.1:" + adminPort, stderr: stderr}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", name, stderr.String())
+		}
+	})
+	return m
+}
+
+// get fetches u through the member and returns the body; any error or a
+// status other than 200 fails the test.
+func (m *fleetMember) get(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := m.pc.Get(u)
+	if err != nil {
+		t.Fatalf("%s: GET %s: %v", m.name, u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%s: GET %s: %d %q %v", m.name, u, resp.StatusCode, b, err)
+	}
+	return string(b)
+}
+
+func (m *fleetMember) do(t *testing.T, method, u string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	resp, err := m.pc.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %s %s: %v", m.name, method, u, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// metric returns the value of the series whose line starts with prefix
+// (name and labels), or -1 if absent.
+func (m *fleetMember) metric(t *testing.T, prefix string) float64 {
+	t.Helper()
+	resp, err := http.Get(m.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), prefix+" "); ok {
+			v, _ := strconv.ParseFloat(rest, 64)
+			return v
+		}
+	}
+	return -1
+}
+
+func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFleetBinary runs two sluice binaries on one real redis-server: a
+// response one fetched is a hit for the other; a PURGE or a POST through
+// one reaches the other's local copy; Redis killed mid-test costs no
+// request an error, and sharing resumes by itself once Redis is back.
+func TestFleetBinary(t *testing.T) {
+	srv := redistest.Start(t)
+	rc := srv.Client(t)
+	origin := newCountingOrigin(t)
+	a := startMember(t, "a", srv.Addr)
+	b := startMember(t, "b", srv.Addr)
+	getWhenUp(t, a.pc, origin.URL+"/warmup-a", a.stderr.String).Body.Close()
+	getWhenUp(t, b.pc, origin.URL+"/warmup-b", b.stderr.String).Body.Close()
+	inRedis := func(path string) func() bool {
+		return func() bool {
+			n, _ := rc.Exists(context.Background(), "sluice:"+origin.URL+path).Result()
+			return n == 1
+		}
+	}
+
+	t.Run("shared hit", func(t *testing.T) {
+		first := a.get(t, origin.URL+"/shared")
+		eventually(t, "a's fill is in Redis", 5*time.Second, inRedis("/shared"))
+		if got := b.get(t, origin.URL+"/shared"); got != first {
+			t.Errorf("b got %q, want a's %q", got, first)
+		}
+		if n := origin.fetches("/shared"); n != 1 {
+			t.Errorf("origin fetched /shared %d times, want 1 (b should have hit Redis)", n)
+		}
+		if v := b.metric(t, `sluice_cache_tier_hits_total{tier="redis"}`); v < 1 {
+			t.Errorf("b's redis tier hits = %v, want ≥ 1", v)
+		}
+	})
+
+	t.Run("purge reaches the other instance", func(t *testing.T) {
+		// Both now hold /shared in memory (b promoted it from Redis).
+		if code := b.do(t, "PURGE", origin.URL+"/shared"); code != 200 {
+			t.Fatalf("PURGE through b: %d", code)
+		}
+		if inRedis("/shared")() {
+			t.Error("the purged object is still in Redis")
+		}
+		eventually(t, "a refetches /shared after b's purge", 5*time.Second, func() bool {
+			a.get(t, origin.URL+"/shared")
+			return origin.fetches("/shared") == 2
+		})
+	})
+
+	t.Run("unsafe method reaches the other instance", func(t *testing.T) {
+		a.get(t, origin.URL+"/form")
+		eventually(t, "a's fill is in Redis", 5*time.Second, inRedis("/form"))
+		b.get(t, origin.URL+"/form") // b holds it in memory now
+		if n := origin.fetches("/form"); n != 1 {
+			t.Fatalf("origin fetched /form %d times before the POST, want 1", n)
+		}
+		if code := a.do(t, "POST", origin.URL+"/form"); code != 200 {
+			t.Fatalf("POST through a: %d", code)
+		}
+		eventually(t, "b refetches /form after a's POST", 5*time.Second, func() bool {
+			b.get(t, origin.URL+"/form")
+			return origin.fetches("/form") == 2
+		})
+	})
+
+	t.Run("redis killed and restarted", func(t *testing.T) {
+		srv.Kill()
+		for i := range 20 {
+			start := time.Now()
+			for _, m := range []*fleetMember{a, b} {
+				m.get(t, fmt.Sprintf("%s/down-%d", origin.URL, i))
+			}
+			// Generous: a request must not wait on a dead Redis beyond
+			// its timeout; on a loaded machine a request still takes
+			// a few milliseconds.
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("two requests with Redis down took %s", d)
+			}
+		}
+		for _, m := range []*fleetMember{a, b} {
+			eventually(t, m.name+" reports the shared tier down", 5*time.Second, func() bool {
+				return m.metric(t, "sluice_cache_shared_up") == 0
+			})
+			if n := strings.Count(m.stderr.String(), "shared cache tier is not answering"); n != 1 {
+				t.Errorf("%s logged the outage %d times, want once", m.name, n)
+			}
+		}
+
+		srv.Restart()
+		for _, m := range []*fleetMember{a, b} {
+			eventually(t, m.name+" uses the shared tier again", 10*time.Second, func() bool {
+				return m.metric(t, "sluice_cache_shared_up") == 1
+			})
+			if n := strings.Count(m.stderr.String(), "shared cache tier is back"); n != 1 {
+				t.Errorf("%s logged the recovery %d times, want once", m.name, n)
+			}
+		}
+		first := a.get(t, origin.URL+"/after")
+		eventually(t, "a's fill after the restart is in Redis", 5*time.Second, inRedis("/after"))
+		if got := b.get(t, origin.URL+"/after"); got != first || origin.fetches("/after") != 1 {
+			t.Errorf("after Redis came back b got %q (origin fetches %d), want a's %q from Redis", got, origin.fetches("/after"), first)
+		}
+		// Invalidations flow again too.
+		if code := a.do(t, "PURGE", origin.URL+"/after"); code != 200 {
+			t.Fatalf("PURGE through a: %d", code)
+		}
+		eventually(t, "b refetches /after after a's purge", 10*time.Second, func() bool {
+			b.get(t, origin.URL+"/after")
+			return origin.fetches("/after") == 2
+		})
+	})
+}
