@@ -61,26 +61,31 @@ func BenchmarkGetHit(b *testing.B) {
 			e.Close()
 		}
 	})
-	b.Run("parallel", func(b *testing.B) {
-		s, keys := benchStore(b, 1024)
-		ctx := context.Background()
-		var next atomic.Int64
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			buf := make([]byte, 1024)
-			i := int(next.Add(1)) * 97
-			for pb.Next() {
-				i++
-				e, err := s.Get(ctx, keys[i%len(keys)])
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				e.ReadAt(buf, 0)
-				e.Close()
+	b.Run("parallel", func(b *testing.B) { getParallel(b, 1) })
+	// 50 concurrent Gets, as under compare.sh's 50 clients.
+	b.Run("parallel-50", func(b *testing.B) { getParallel(b, 25) })
+}
+
+func getParallel(b *testing.B, parallelism int) {
+	b.SetParallelism(parallelism)
+	s, keys := benchStore(b, 1024)
+	ctx := context.Background()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 1024)
+		i := int(next.Add(1)) * 97
+		for pb.Next() {
+			i++
+			e, err := s.Get(ctx, keys[i%len(keys)])
+			if err != nil {
+				b.Error(err)
+				return
 			}
-		})
+			e.ReadAt(buf, 0)
+			e.Close()
+		}
 	})
 }
 

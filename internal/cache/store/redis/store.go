@@ -151,6 +151,7 @@ type Store struct {
 	onChange   func(bool)
 	log        *slog.Logger
 	script     *redis.Script // updateSource
+	reads      reads         // Gets' first reads, pipelined
 
 	breaker
 	deletes deleteSet // remembered while Redis could not be reached
@@ -216,6 +217,7 @@ func New(o Options) *Store {
 	s.deletes.keys = map[string]uint64{}
 	s.deletes.limit = maxPendingDeletes
 	s.breaker.init()
+	s.reads.s = s
 	if !contextTimeouts(o.Client) {
 		s.log.Warn("redis: the client does not have ContextTimeoutEnabled: calls may wait for its ReadTimeout, not the store's Timeout")
 	}
@@ -291,7 +293,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, error) {
 		return nil, store.ErrNotFound
 	}
 	first := min(firstRead, s.maxValue())
-	v, err := s.getRange(ctx, rkey, first, s.timeout)
+	v, err := s.reads.get(ctx, rkey, first, s.timeout)
 	if err != nil {
 		return nil, fmt.Errorf("redis: get: %w", err)
 	}
