@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -238,4 +240,85 @@ func TestFleetBinary(t *testing.T) {
 			return origin.fetches("/after") == 2
 		})
 	})
+}
+
+// TestFleetConnections runs two binaries configured by file against
+// Redis servers that need a password, an ACL user, TLS or cluster mode:
+// the redis section reaches the client, and a response one instance
+// fetched is a hit for the other. A Redis whose certificate cannot be
+// verified is not used, and the proxy serves anyway.
+func TestFleetConnections(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		start  func(t *testing.T) (addr, config string)
+		shared bool
+	}{
+		{"password file", func(t *testing.T) (string, string) {
+			srv := redistest.Start(t, "--requirepass", "s3cret pass")
+			pw := filepath.Join(t.TempDir(), "pw")
+			os.WriteFile(pw, []byte("s3cret pass\n"), 0o600)
+			return srv.Addr, "password_file: " + pw
+		}, true},
+		{"acl user", func(t *testing.T) (string, string) {
+			srv := redistest.Start(t, "--user", "default", "off", "--user", "fleet", "on", ">pw2", "~*", "&*", "+@all")
+			return srv.Addr, "username: fleet\n  password: pw2"
+		}, true},
+		{"cluster", func(t *testing.T) (string, string) {
+			srv := redistest.StartCluster(t)
+			return srv.Addr, "cluster: true"
+		}, true},
+		{"tls with ca and server name", func(t *testing.T) (string, string) {
+			srv, ca := redistest.StartTLS(t, []string{"redis.test"}, false)
+			return srv.Addr, "tls_ca: " + ca + "\n  tls_server_name: redis.test"
+		}, true},
+		{"tls not verified", func(t *testing.T) (string, string) {
+			srv, _ := redistest.StartTLS(t, []string{"redis.test"}, true)
+			return srv.Addr, "tls: true" // system roots: the test CA is not among them
+		}, false},
+		{"wrong password", func(t *testing.T) (string, string) {
+			srv := redistest.Start(t, "--requirepass", "right")
+			return srv.Addr, "password: wrong"
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, extra := tt.start(t)
+			conf := filepath.Join(t.TempDir(), "sluice.yaml")
+			os.WriteFile(conf, []byte("redis:\n  addrs: ["+addr+"]\n  "+extra+"\n"), 0o600)
+			origin := newCountingOrigin(t)
+			a := startMember(t, "a", addr, "--config", conf)
+			b := startMember(t, "b", addr, "--config", conf)
+			getWhenUp(t, a.pc, origin.URL+"/warmup-a", a.stderr.String).Body.Close()
+			getWhenUp(t, b.pc, origin.URL+"/warmup-b", b.stderr.String).Body.Close()
+			first := a.get(t, origin.URL+"/obj")
+			if !tt.shared {
+				// Nothing reaches Redis; both serve from the origin.
+				time.Sleep(300 * time.Millisecond)
+				b.get(t, origin.URL+"/obj")
+				if n := origin.fetches("/obj"); n != 2 {
+					t.Errorf("origin fetched /obj %d times, want 2 (no shared tier)", n)
+				}
+				if !strings.Contains(a.stderr.String(), "Redis does not answer") {
+					t.Errorf("no warning that Redis is not usable:\n%s", a.stderr.String())
+				}
+				return
+			}
+			eventually(t, "b gets a's object from Redis", 5*time.Second, func() bool {
+				b.get(t, origin.URL+"/obj")
+				return b.metric(t, `sluice_cache_tier_hits_total{tier="redis"}`) >= 1
+			})
+			if n := origin.fetches("/obj"); n != 1 {
+				t.Errorf("origin fetched /obj %d times, want 1", n)
+			}
+			if got := b.get(t, origin.URL+"/obj"); got != first {
+				t.Errorf("b got %q, want a's %q", got, first)
+			}
+			if code := b.do(t, "PURGE", origin.URL+"/obj"); code != 200 {
+				t.Fatalf("PURGE: %d", code)
+			}
+			eventually(t, "a refetches after b's purge", 5*time.Second, func() bool {
+				a.get(t, origin.URL+"/obj")
+				return origin.fetches("/obj") == 2
+			})
+		})
+	}
 }

@@ -9,11 +9,14 @@ package redistest
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -30,6 +33,7 @@ type Server struct {
 	t    testing.TB
 	bin  string
 	args []string
+	tls  *tls.Config // for PING, when the server speaks only TLS
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -40,6 +44,11 @@ type Server struct {
 // flags, like "--maxmemory", "1mb"), killed when t ends. It skips t when
 // redis-server is not on PATH, except under CI=true, where it fails t.
 func Start(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	return start(t, nil, extra...)
+}
+
+func start(t testing.TB, tlsConf *tls.Config, extra ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -54,9 +63,14 @@ func Start(t testing.TB, extra ...string) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{t: t, bin: bin, Addr: l.Addr().String()}
+	s := &Server{t: t, bin: bin, Addr: l.Addr().String(), tls: tlsConf}
+	portFlag := "--port"
+	if tlsConf != nil {
+		portFlag = "--tls-port"
+		extra = append([]string{"--port", "0"}, extra...)
+	}
 	s.args = append([]string{
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		portFlag, strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", t.TempDir(),
 		"--logfile", "", "--daemonize", "no",
 	}, extra...)
@@ -83,7 +97,7 @@ func (s *Server) Restart() {
 	s.cmd = cmd
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := ping(s.Addr)
+		err := ping(s.Addr, s.tls)
 		if err == nil {
 			return
 		}
@@ -94,8 +108,14 @@ func (s *Server) Restart() {
 	}
 }
 
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+func ping(addr string, tlsConf *tls.Config) error {
+	var c net.Conn
+	var err error
+	if tlsConf != nil {
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, tlsConf)
+	} else {
+		c, err = net.DialTimeout("tcp", addr, time.Second)
+	}
 	if err != nil {
 		return err
 	}
@@ -108,7 +128,8 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if line != "+PONG\r\n" {
+	// A server that wants a password is up too: it answered.
+	if line != "+PONG\r\n" && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("PING answered %q", line)
 	}
 	return nil
@@ -148,7 +169,30 @@ func (s *Server) signal(sig os.Signal) {
 // as the cache's Redis tier wants it: calls bounded by their context, no
 // retries.
 func (s *Server) Client(t testing.TB) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, ContextTimeoutEnabled: true, DialerRetries: 1, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, ContextTimeoutEnabled: true, DialerRetries: 1, MaxRetries: -1, TLSConfig: s.tls})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// StartCluster starts a Redis Cluster of one node that holds every slot,
+// and waits until the cluster is ready. Cluster clients reach it through
+// Addr like any cluster's seed node.
+func StartCluster(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	s := Start(t, append([]string{"--cluster-enabled", "yes"}, extra...)...)
+	ctx := context.Background()
+	c := s.Client(t)
+	if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		info, err := c.ClusterInfo(ctx).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ready: %v\n%s", err, info)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -14,7 +14,6 @@ import (
 	"path"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -65,22 +64,7 @@ func (s flushedStats) Stats() store.Stats {
 // holding every slot: commands, the update script and the transactions
 // go through the cluster client, and Keys scans each master.
 func TestConformanceCluster(t *testing.T) {
-	srv := redistest.Start(t, "--cluster-enabled", "yes")
-	ctx := context.Background()
-	c := srv.Client(t)
-	if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		info, err := c.ClusterInfo(ctx).Result()
-		if err == nil && strings.Contains(info, "cluster_state:ok") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not ready: %v\n%s", err, info)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	srv := redistest.StartCluster(t)
 	conformance(t, func(t *testing.T) redis.UniversalClient {
 		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr}, ContextTimeoutEnabled: true})
 		t.Cleanup(func() { cc.Close() })
