@@ -443,4 +443,3 @@ func (f *follower) Close() error {
 	}
 	return nil
 }
-
