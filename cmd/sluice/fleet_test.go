@@ -194,7 +194,56 @@ func TestFleetBinary(t *testing.T) {
 		})
 	})
 
+	t.Run("redis frozen", func(t *testing.T) {
+		// Both hold /kept (a fetched it, b read it from Redis); a purge
+		// made while Redis is frozen must not be undone when it thaws.
+		a.get(t, origin.URL+"/kept")
+		eventually(t, "a's fill is in Redis", 5*time.Second, inRedis("/kept"))
+		b.get(t, origin.URL+"/kept")
+
+		// A Redis that accepts connections and answers nothing: each
+		// lookup times out (20 ms) until the breaker stops calling it.
+		srv.Pause()
+		if code := a.do(t, "PURGE", origin.URL+"/kept"); code != 200 {
+			t.Fatalf("PURGE through a with Redis frozen: %d", code)
+		}
+		for i := range 20 {
+			start := time.Now()
+			for _, m := range []*fleetMember{a, b} {
+				m.get(t, fmt.Sprintf("%s/frozen-%d", origin.URL, i))
+				m.get(t, origin.URL+"/shared") // still in memory: a hit
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("four requests with Redis frozen took %s", d)
+			}
+		}
+		for _, m := range []*fleetMember{a, b} {
+			eventually(t, m.name+" reports the shared tier down", 5*time.Second, func() bool {
+				return m.metric(t, "sluice_cache_shared_up") == 0
+			})
+		}
+		srv.Resume()
+		for _, m := range []*fleetMember{a, b} {
+			eventually(t, m.name+" uses the shared tier again", 10*time.Second, func() bool {
+				return m.metric(t, "sluice_cache_shared_up") == 1
+			})
+		}
+		if inRedis("/kept")() {
+			t.Error("the object purged while Redis was frozen is back in Redis")
+		}
+		eventually(t, "b refetches /kept after a's purge made while Redis was frozen", 10*time.Second, func() bool {
+			b.get(t, origin.URL+"/kept")
+			return origin.fetches("/kept") == 2
+		})
+	})
+
 	t.Run("redis killed and restarted", func(t *testing.T) {
+		downLogs := map[*fleetMember]int{}
+		upLogs := map[*fleetMember]int{}
+		for _, m := range []*fleetMember{a, b} {
+			downLogs[m] = strings.Count(m.stderr.String(), "shared cache tier is not answering")
+			upLogs[m] = strings.Count(m.stderr.String(), "shared cache tier is back")
+		}
 		srv.Kill()
 		for i := range 20 {
 			start := time.Now()
@@ -212,7 +261,7 @@ func TestFleetBinary(t *testing.T) {
 			eventually(t, m.name+" reports the shared tier down", 5*time.Second, func() bool {
 				return m.metric(t, "sluice_cache_shared_up") == 0
 			})
-			if n := strings.Count(m.stderr.String(), "shared cache tier is not answering"); n != 1 {
+			if n := strings.Count(m.stderr.String(), "shared cache tier is not answering") - downLogs[m]; n != 1 {
 				t.Errorf("%s logged the outage %d times, want once", m.name, n)
 			}
 		}
@@ -222,7 +271,7 @@ func TestFleetBinary(t *testing.T) {
 			eventually(t, m.name+" uses the shared tier again", 10*time.Second, func() bool {
 				return m.metric(t, "sluice_cache_shared_up") == 1
 			})
-			if n := strings.Count(m.stderr.String(), "shared cache tier is back"); n != 1 {
+			if n := strings.Count(m.stderr.String(), "shared cache tier is back") - upLogs[m]; n != 1 {
 				t.Errorf("%s logged the recovery %d times, want once", m.name, n)
 			}
 		}
