@@ -469,16 +469,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a loopback port that was free a moment ago.
+// freePort returns a loopback port that was free a moment ago, and not
+// one it returned before in this test binary (the kernel may hand a port
+// that was just closed out again, and a test often asks for two).
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if _, dup := givenPorts.LoadOrStore(port, true); !dup {
+			return fmt.Sprint(port)
+		}
 	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
+
+var givenPorts sync.Map // int → true: ports freePort returned
 
 // proxyClient returns a client that sends everything through the proxy on
 // 127.0.0.1:port.
