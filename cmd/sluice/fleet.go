@@ -111,13 +111,31 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.Debug("redis client: " + fmt.Sprintf(format, v...))
 }
 
+// warmConns is how many connections checkRedis opens at start.
+const warmConns = 4
+
 // checkRedis says at start whether Redis answers. Either way the proxy
 // starts: Redis is a helper, and the tier connects when it can.
 func checkRedis(c redis.UniversalClient, cfg *config.Redis, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	addrs := strings.Join(cfg.Addrs, ",")
-	if err := c.Ping(ctx).Err(); err != nil {
+	// Open a few connections now, under this generous limit, rather
+	// than inside requests' 20 ms: a connection, with TLS most of all,
+	// can take longer than that to set up. (go-redis's MinIdleConns would
+	// keep some open, but its idle connections fail every write over TLS
+	// in v9.23.)
+	errs := make(chan error, warmConns)
+	for range warmConns {
+		go func() { errs <- c.Ping(ctx).Err() }()
+	}
+	var err error
+	for range warmConns {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
+	if err != nil {
 		log.Warn("shared cache tier: Redis does not answer yet; serving from the local tiers until it does", "redis", addrs, "err", err)
 		return
 	}
