@@ -314,10 +314,10 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, error) {
 			return nil, store.ErrNotFound
 		}
 	}
-	if int64(len(v)) != h.total() {
-		return nil, store.ErrNotFound
+	if e, ok := decodeValue(v, s.maxObject); ok {
+		return e, nil
 	}
-	return &entry{v: v, bodyOff: headerSize + int(h.metaLen), gen: h.gen}, nil
+	return nil, store.ErrNotFound
 }
 
 // getRange returns up to n bytes from the start of the value under rkey

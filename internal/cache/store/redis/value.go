@@ -71,3 +71,15 @@ func appendHeader(b []byte, gen uint64, metaLen int) []byte {
 	b = binary.BigEndian.AppendUint64(b, 0)
 	return binary.BigEndian.AppendUint32(b, uint32(metaLen))
 }
+
+// decodeValue returns the entry a whole value read from Redis holds, or
+// false when it is not one: not this format, metadata or body longer than
+// allowed, or a length other than its header says. Values come from a
+// Redis that others may write to; nothing in one can make this panic.
+func decodeValue(v []byte, maxObject int64) (*entry, bool) {
+	h, ok := parseHeader(v)
+	if !ok || int64(h.metaLen) > maxMetaSize || h.bodyLen > uint64(maxObject) || int64(len(v)) != h.total() {
+		return nil, false
+	}
+	return &entry{v: v, bodyOff: headerSize + int(h.metaLen), gen: h.gen}, true
+}
