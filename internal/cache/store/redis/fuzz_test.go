@@ -28,6 +28,10 @@ func FuzzDecodeValue(f *testing.F) {
 	f.Add(good[:len(good)-1], int64(1<<20))
 	f.Add(good, int64(3))
 	f.Add([]byte("slc\x01"), int64(10))
+	// A body length that wraps around int64 with a negative limit.
+	wrap := append([]byte(nil), good...)
+	binary.BigEndian.PutUint64(wrap[bodyLenOff:], ^uint64(0)-5)
+	f.Add(wrap, int64(-1))
 	f.Add([]byte{}, int64(0))
 	f.Fuzz(func(t *testing.T, v []byte, maxObject int64) {
 		e, ok := decodeValue(v, maxObject)

@@ -78,7 +78,7 @@ func appendHeader(b []byte, gen uint64, metaLen int) []byte {
 // Redis that others may write to; nothing in one can make this panic.
 func decodeValue(v []byte, maxObject int64) (*entry, bool) {
 	h, ok := parseHeader(v)
-	if !ok || int64(h.metaLen) > maxMetaSize || h.bodyLen > uint64(maxObject) || int64(len(v)) != h.total() {
+	if !ok || int64(h.metaLen) > maxMetaSize || h.bodyLen > uint64(max(maxObject, 0)) || int64(len(v)) != h.total() {
 		return nil, false
 	}
 	return &entry{v: v, bodyOff: headerSize + int(h.metaLen), gen: h.gen}, true
