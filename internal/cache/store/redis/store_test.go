@@ -515,9 +515,11 @@ func TestUpdateRace(t *testing.T) {
 			for err := range errs {
 				t.Error(err)
 			}
+			// How many apply while the replacer runs depends on the
+			// scheduler (none on one CPU); with it stopped, one must.
 			t.Logf("%d updates applied, %d refused as replaced", updated, refused)
-			if updated == 0 {
-				t.Errorf("no update applied")
+			if err := update(a, get(t, a, key)); err != nil {
+				t.Errorf("an update with nothing racing it: %v", err)
 			}
 			if err := verify(get(t, a, key)); err != nil {
 				t.Error(err)
