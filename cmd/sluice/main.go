@@ -382,6 +382,16 @@ func configCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", args[1], err)
 		return 1
 	}
+	// So must the Redis client: its password file and CA file are read
+	// (Redis itself is not contacted).
+	if cfg.Redis.Enabled() {
+		c, err := newRedisClient(&cfg.Redis)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", args[1], err)
+			return 1
+		}
+		c.Close()
+	}
 	fmt.Fprintf(stdout, "%s: OK\n", args[1])
 	return 0
 }

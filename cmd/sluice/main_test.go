@@ -127,6 +127,21 @@ func TestConfigCheck(t *testing.T) {
 	if code := run([]string{"config", "check", rules}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "missing.txt") {
 		t.Errorf("missing list: exit %d, output %q; want 1 naming the file", code, errb.String())
 	}
+	// So does one whose Redis password or CA file cannot be read.
+	notPEM := filepath.Join(dir, "ca.txt")
+	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644)
+	for name, redis := range map[string]string{
+		"no-such-pw": "password_file: " + filepath.Join(dir, "no-such-pw"),
+		"ca.txt":     "tls_ca: " + notPEM,
+		"no-such-ca": "tls_ca: " + filepath.Join(dir, "no-such-ca"),
+	} {
+		f := filepath.Join(dir, "redis-"+name+".yaml")
+		os.WriteFile(f, []byte("redis:\n  addrs: [127.0.0.1:6379]\n  "+redis+"\n"), 0o644)
+		errb.Reset()
+		if code := run([]string{"config", "check", f}, &out, &errb); code != 1 || !strings.Contains(errb.String(), name) {
+			t.Errorf("redis %s: exit %d, output %q; want 1 naming the file", name, code, errb.String())
+		}
+	}
 }
 
 // TestBinary builds sluice, runs it the way the README says (a bare PORT),
