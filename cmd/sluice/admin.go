@@ -89,7 +89,14 @@ func (o *observer) snapshot(cfg *config.Config) any {
 		Active: stats.Active{Connections: o.conns(), Tunnels: o.tunnels()}}
 	for _, t := range o.tiers {
 		s := t.stats()
-		e.Cache = append(e.Cache, stats.CacheTier{Tier: t.name, Bytes: s.Bytes, Objects: s.Entries, Capacity: s.Capacity})
+		ct := stats.CacheTier{Tier: t.name, Bytes: s.Bytes, Objects: s.Entries, Capacity: s.Capacity}
+		if t.name == "redis" && o.shared != nil {
+			ct.State = "up"
+			if !o.shared.up.Load() {
+				ct.State = "down"
+			}
+		}
+		e.Cache = append(e.Cache, ct)
 	}
 	return o.st.Snapshot(e)
 }
@@ -114,6 +121,14 @@ func configSummary(c *config.Config) map[string]string {
 			parts = append(parts, c.Cache.Disk.String()+" disk at "+dir)
 		}
 		cacheText = strings.Join(parts, ", ")
+	}
+	if c.Redis.Enabled() {
+		if cacheText == "off" {
+			cacheText = ""
+		} else {
+			cacheText += ", "
+		}
+		cacheText += "shared through Redis at " + strings.Join(c.Redis.Addrs, ", ")
 	}
 	authText := "off"
 	if c.Auth.Htpasswd != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -120,6 +121,30 @@ func (m *fleetMember) metric(t *testing.T, prefix string) float64 {
 	return -1
 }
 
+// redisState returns the redis tier's state on the status page's
+// /api/stats ("up", "down"), or "" if it shows no redis tier.
+func (m *fleetMember) redisState(t *testing.T) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", m.admin+"/api/stats", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s struct {
+		Cache []struct{ Tier, State string } `json:"cache"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatalf("/api/stats: %v", err)
+	}
+	for _, c := range s.Cache {
+		if c.Tier == "redis" {
+			return c.State
+		}
+	}
+	return ""
+}
+
 func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -221,12 +246,18 @@ func TestFleetBinary(t *testing.T) {
 			eventually(t, m.name+" reports the shared tier down", 5*time.Second, func() bool {
 				return m.metric(t, "sluice_cache_shared_up") == 0
 			})
+			if got := m.redisState(t); got != "down" {
+				t.Errorf("%s's status page says the redis tier is %q, want down", m.name, got)
+			}
 		}
 		srv.Resume()
 		for _, m := range []*fleetMember{a, b} {
 			eventually(t, m.name+" uses the shared tier again", 10*time.Second, func() bool {
 				return m.metric(t, "sluice_cache_shared_up") == 1
 			})
+			if got := m.redisState(t); got != "up" {
+				t.Errorf("%s's status page says the redis tier is %q, want up", m.name, got)
+			}
 		}
 		if inRedis("/kept")() {
 			t.Error("the object purged while Redis was frozen is back in Redis")

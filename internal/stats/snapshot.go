@@ -53,6 +53,9 @@ type CacheTier struct {
 	Bytes    int64  `json:"bytes"`
 	Objects  int64  `json:"objects"`
 	Capacity int64  `json:"capacity"`
+	// State is "up" or "down" for a shared tier (down: the proxy stopped
+	// calling it after failures), empty for a local one.
+	State string `json:"state,omitempty"`
 }
 
 // Series is the recent traffic, one point per interval, oldest first:

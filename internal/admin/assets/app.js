@@ -226,7 +226,9 @@ function render(s) {
     used.append(bar(frac, frac > 0.98), text);
     const td = cell('', '', c.capacity ? `${fmt.percent(frac)} full` : 'no capacity limit');
     td.append(used);
-    return [cell(c.tier), td, cell(fmt.count(c.objects), 'r num', fmt.exact(c.objects))];
+    const name = c.state ? `${c.tier} (${c.state})` : c.tier;
+    const title = c.state === 'down' ? 'not answering: serving from the local tiers and origins until it does' : '';
+    return [cell(name, c.state === 'down' ? 'status-5' : '', title), td, cell(fmt.count(c.objects), 'r num', fmt.exact(c.objects))];
   }, 'no cache');
 
   const config = Object.entries(s.config || {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
