@@ -187,6 +187,12 @@ func TestFleetBinary(t *testing.T) {
 		if v := b.metric(t, `sluice_cache_tier_hits_total{tier="redis"}`); v < 1 {
 			t.Errorf("b's redis tier hits = %v, want ≥ 1", v)
 		}
+		// Fresh for max-age=600, no validator to revalidate it with
+		// and no stale window: Redis keeps it 600 s.
+		ttl, err := rc.PTTL(context.Background(), "sluice:"+origin.URL+"/shared").Result()
+		if err != nil || ttl < 590*time.Second || ttl > 600*time.Second {
+			t.Errorf("the shared object expires in %v (%v), want about 600 s", ttl, err)
+		}
 	})
 
 	t.Run("purge reaches the other instance", func(t *testing.T) {
