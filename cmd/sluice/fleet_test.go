@@ -418,3 +418,50 @@ func TestFleetConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestFleetLargeObjectsStayLocal: a response above redis.max_object_size
+// is cached by the instance that fetched it and served whole from there,
+// but not written to Redis.
+func TestFleetLargeObjectsStayLocal(t *testing.T) {
+	srv := redistest.Start(t)
+	rc := srv.Client(t)
+	big := strings.Repeat("x", 64<<10)
+	var mu sync.Mutex
+	fetches := 0
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetches++
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "max-age=600")
+		if r.URL.Path == "/big" {
+			io.WriteString(w, big)
+		} else {
+			io.WriteString(w, "small")
+		}
+	}))
+	defer origin.Close()
+	conf := filepath.Join(t.TempDir(), "sluice.yaml")
+	os.WriteFile(conf, []byte("redis:\n  max_object_size: 16KiB\n"), 0o600)
+	a := startMember(t, "a", srv.Addr, "--config", conf)
+	getWhenUp(t, a.pc, origin.URL+"/warmup", a.stderr.String).Body.Close()
+	for range 3 {
+		if got := a.get(t, origin.URL+"/big"); got != big {
+			t.Fatalf("got %d bytes, want %d", len(got), len(big))
+		}
+	}
+	mu.Lock()
+	n := fetches
+	mu.Unlock()
+	if n != 2 { // the warmup and one fetch of /big
+		t.Errorf("origin fetches %d, want 2: the large object is cached locally", n)
+	}
+	// The small warmup response went to Redis (so writing works); the
+	// large one did not.
+	eventually(t, "the warmup response is in Redis", 5*time.Second, func() bool {
+		n, _ := rc.Exists(context.Background(), "sluice:"+origin.URL+"/warmup").Result()
+		return n == 1
+	})
+	if n, _ := rc.Exists(context.Background(), "sluice:"+origin.URL+"/big").Result(); n != 0 {
+		t.Error("a response above redis.max_object_size was written to Redis")
+	}
+}
