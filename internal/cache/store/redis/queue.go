@@ -115,9 +115,11 @@ func (s *Store) work(sh *shard) {
 			return
 		}
 		s.send(j)
-		sh.finish(j)
+		// Give the bytes back before finishing, so that whoever Flush
+		// wakes finds them free.
 		s.q.jobs.Add(-1)
 		s.buffers.release(j.held)
+		sh.finish(j)
 	}
 }
 
