@@ -26,10 +26,10 @@ func TestAdminBinary(t *testing.T) {
 		io.WriteString(w, "body of "+r.URL.Path)
 	}))
 	defer origin.Close()
-	port, adminPort := freePort(t), freePort(t)
-	admin := "http://127.0.0.1:" + adminPort
-	_, stderr := startBinary(t, port, "--admin", "127.0.0.1:"+adminPort, "--allow-dest", "loopback",
+	_, stderr := startBinary(t, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--allow-dest", "loopback",
 		"--cache-dir", "off", "--access-log", "off")
+	port, adminPort := listenPorts(t, stderr.String, true)
+	admin := "http://127.0.0.1:" + adminPort
 	pc := proxyClient(port)
 	resp := getWhenUp(t, pc, origin.URL+"/warmup", stderr.String)
 	resp.Body.Close()
@@ -144,10 +144,10 @@ func TestReadyzWhileDraining(t *testing.T) {
 	}))
 	defer origin.Close()
 	defer close(release)
-	port, adminPort := freePort(t), freePort(t)
-	readyz := "http://127.0.0.1:" + adminPort + "/readyz"
-	cmd, stderr := startBinary(t, port, "--admin", "127.0.0.1:"+adminPort, "--allow-dest", "loopback",
+	cmd, stderr := startBinary(t, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--allow-dest", "loopback",
 		"--cache-dir", "off", "--access-log", "off", "--drain-timeout", "10s")
+	port, adminPort := listenPorts(t, stderr.String, true)
+	readyz := "http://127.0.0.1:" + adminPort + "/readyz"
 	pc := proxyClient(port)
 	getWhenUp(t, pc, "http://127.0.0.1:"+port+"/", stderr.String).Body.Close()
 	status := func() int {

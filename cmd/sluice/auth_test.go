@@ -51,9 +51,9 @@ func TestHtpasswdBinary(t *testing.T) {
 	}
 	write(htpasswdLine(t, "alice", "one") + htpasswdLine(t, "bob", "two"))
 
-	port := freePort(t)
 	alog := filepath.Join(dir, "access.log")
-	_, stderr := startBinary(t, port, "--htpasswd", pw, "--allow-dest", "loopback", "--cache-dir", "off", "--access-log", alog)
+	_, stderr := startBinary(t, "--listen", "127.0.0.1:0", "--htpasswd", pw, "--allow-dest", "loopback", "--cache-dir", "off", "--access-log", alog)
+	port, _ := listenPorts(t, stderr.String, false)
 	status := func(userPass string) int {
 		t.Helper()
 		pu := &url.URL{Scheme: "http", Host: "127.0.0.1:" + port}

@@ -60,10 +60,10 @@ type fleetMember struct {
 
 func startMember(t *testing.T, name, redisAddr string, extra ...string) *fleetMember {
 	t.Helper()
-	port, adminPort := freePort(t), freePort(t)
-	args := append([]string{port, "--redis", redisAddr, "--allow-dest", "loopback", "--cache-dir", "off",
-		"--access-log", "off", "--admin", "127.0.0.1:" + adminPort}, extra...)
+	args := append([]string{"--listen", "127.0.0.1:0", "--redis", redisAddr, "--allow-dest", "loopback", "--cache-dir", "off",
+		"--access-log", "off", "--admin", "127.0.0.1:0"}, extra...)
 	_, stderr := startBinary(t, args...)
+	port, adminPort := listenPorts(t, stderr.String, true)
 	m := &fleetMember{name: name, pc: proxyClient(port), admin: "http://127.0.0.1:" + adminPort, stderr: stderr}
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -38,9 +38,9 @@ func TestHold5000(t *testing.T) {
 		io.WriteString(w, "hello from the origin")
 	}))
 	defer origin.Close()
-	port := freePort(t)
-	cmd, stderr := startBinary(t, port, "--allow-dest", "loopback", "--access-log", "off", "--cache-mem", "0", "--cache-dir", "off",
+	cmd, stderr := startBinary(t, "--listen", "127.0.0.1:0", "--allow-dest", "loopback", "--access-log", "off", "--cache-mem", "0", "--cache-dir", "off",
 		"--header-timeout", "2m", "--idle-timeout", "5m")
+	port, _ := listenPorts(t, stderr.String, false)
 	resp := getWhenUp(t, proxyClient(port), origin.URL, stderr.String)
 	resp.Body.Close()
 	proxyAddr := "127.0.0.1:" + port
@@ -168,9 +168,9 @@ func TestLimitsBinary(t *testing.T) {
 		io.WriteString(w, "hello from the origin")
 	}))
 	defer origin.Close()
-	port := freePort(t)
-	_, stderr := startBinary(t, port, "--allow-dest", "loopback", "--access-log", "off", "--cache-dir", "off",
+	_, stderr := startBinary(t, "--listen", "127.0.0.1:0", "--allow-dest", "loopback", "--access-log", "off", "--cache-dir", "off",
 		"--max-conns-per-client", "3", "--rate-limit", "2")
+	port, _ := listenPorts(t, stderr.String, false)
 	pc := proxyClient(port)
 	resp := getWhenUp(t, pc, origin.URL, stderr.String)
 	resp.Body.Close()

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -157,17 +158,35 @@ func TestBinary(t *testing.T) {
 		io.WriteString(w, "hello from origin")
 	}))
 	defer origin.Close()
-	port := freePort(t)
-
-	cmd := exec.Command(bin, port, "--allow-dest", "127.0.0.0/8")
-	// The default disk cache lives under the user's cache directory; keep
-	// it out of the real one.
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
-	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	// A bare PORT, as the README says. A port found free may be taken by
+	// something else before the binary binds it; then try another.
+	var cmd *exec.Cmd
+	var stdout io.ReadCloser
+	var stderr *syncBuf
+	var port string
+	cacheHome := t.TempDir()
+	for try := 1; port == ""; try++ {
+		port = freePort(t)
+		cmd = exec.Command(bin, port, "--allow-dest", "127.0.0.0/8")
+		// The default disk cache lives under the user's cache
+		// directory; keep it out of the real one.
+		cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome)
+		stdout, _ = cmd.StdoutPipe()
+		stderr = new(syncBuf)
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); !listeningRE.MatchString(stderr.String()); time.Sleep(10 * time.Millisecond) {
+			if strings.Contains(stderr.String(), "cannot listen") && try < 3 {
+				cmd.Wait()
+				port = ""
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the binary did not start listening on %s:\n%s", port, stderr.String())
+			}
+		}
 	}
 	defer cmd.Process.Kill()
 	lines := make(chan string, 16)
@@ -238,9 +257,8 @@ func TestBinaryCacheRestart(t *testing.T) {
 	defer origin.Close()
 	dir := t.TempDir()
 	run := func() (cacheStatus string) {
-		port := freePort(t)
-		cmd := exec.Command(bin, port, "--allow-dest", "127.0.0.0/8", "--cache-dir", dir)
-		var errb bytes.Buffer
+		cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--allow-dest", "127.0.0.0/8", "--cache-dir", dir)
+		var errb syncBuf
 		cmd.Stderr = &errb
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -249,6 +267,7 @@ func TestBinaryCacheRestart(t *testing.T) {
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
 		}()
+		port, _ := listenPorts(t, errb.String, false)
 		client := proxyClient(port)
 		resp := getWhenUp(t, client, origin.URL+"/doc", errb.String)
 		body, _ := io.ReadAll(resp.Body)
@@ -293,8 +312,7 @@ func TestBinaryReload(t *testing.T) {
 	goodConf := "access_log: \"off\"\nfilter:\n  block: [" + list + "]\n"
 	write(conf, goodConf)
 
-	port := freePort(t)
-	cmd := exec.Command(bin, "--config", conf, "--allow-dest", "127.0.0.0/8", "--cache-dir", "off", port)
+	cmd := exec.Command(bin, "--config", conf, "--allow-dest", "127.0.0.0/8", "--cache-dir", "off", "--listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
 	var stderr syncBuf
 	cmd.Stderr = &stderr
@@ -305,6 +323,7 @@ func TestBinaryReload(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	}()
+	port, _ := listenPorts(t, stderr.String, false)
 	client := proxyClient(port)
 	status := func(path string) int {
 		resp, err := client.Get(origin.URL + path)
@@ -408,8 +427,7 @@ func TestBinaryURLList(t *testing.T) {
 
 	run := func(what string) {
 		t.Helper()
-		port := freePort(t)
-		cmd := exec.Command(bin, "--config", conf, "--allow-dest", "127.0.0.0/8", "--cache-dir", "off", port)
+		cmd := exec.Command(bin, "--config", conf, "--allow-dest", "127.0.0.0/8", "--cache-dir", "off", "--listen", "127.0.0.1:0")
 		var stderr syncBuf
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -419,6 +437,7 @@ func TestBinaryURLList(t *testing.T) {
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
 		}()
+		port, _ := listenPorts(t, stderr.String, false)
 		client := proxyClient(port)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -484,9 +503,41 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// Lines in which the binary reports the addresses it listens on.
+var (
+	listeningRE = regexp.MustCompile(`msg="sluice listening" addr=127\.0\.0\.1:(\d+)`)
+	adminRE     = regexp.MustCompile(`msg="admin listening" addr=127\.0\.0\.1:(\d+)`)
+)
+
+// listenPorts waits until a binary started with port 0 (and, with admin,
+// "--admin 127.0.0.1:0") reports the ports the kernel gave it, and
+// returns them. Letting the binary pick avoids the race of a port found
+// free beforehand that another test (or an outgoing connection) takes
+// first.
+func listenPorts(t *testing.T, stderr func() string, admin bool) (port, adminPort string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		text := stderr()
+		m := listeningRE.FindStringSubmatch(text)
+		a := adminRE.FindStringSubmatch(text)
+		if m != nil && (!admin || a != nil) {
+			if admin {
+				adminPort = a[1]
+			}
+			return m[1], adminPort
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the binary did not report its listeners within 10 s:\n%s", text)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // freePort returns a loopback port that was free a moment ago, and not
-// one it returned before in this test binary (the kernel may hand a port
-// that was just closed out again, and a test often asks for two).
+// one it returned before in this test binary. Prefer --listen
+// 127.0.0.1:0 and listenPorts: a port found free may be taken before it
+// is bound.
 func freePort(t *testing.T) string {
 	t.Helper()
 	for {
