@@ -132,10 +132,14 @@ func (m *fleetMember) redisState(t *testing.T) string {
 	}
 	defer resp.Body.Close()
 	var s struct {
-		Cache []struct{ Tier, State string } `json:"cache"`
+		Cache  []struct{ Tier, State string } `json:"cache"`
+		Config map[string]string              `json:"config"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 		t.Fatalf("/api/stats: %v", err)
+	}
+	if !strings.Contains(s.Config["cache"], "shared through Redis at ") {
+		t.Errorf("the status page's configuration says cache %q, want it to name the shared tier", s.Config["cache"])
 	}
 	for _, c := range s.Cache {
 		if c.Tier == "redis" {
