@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"sluice/internal/sockopt"
 )
 
 // Resolver is the part of *net.Resolver that Dialer uses. Tests substitute a
@@ -139,7 +141,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		return nil, err
 	}
 
-	nd := net.Dialer{Timeout: d.Timeout, KeepAlive: d.KeepAlive}
+	nd := net.Dialer{Timeout: d.Timeout, KeepAlive: d.KeepAlive, Control: sockopt.Control}
 	if nd.Timeout == 0 {
 		nd.Timeout = 10 * time.Second
 	}

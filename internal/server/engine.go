@@ -13,6 +13,7 @@ import (
 
 	"sluice/internal/accesslog"
 	"sluice/internal/limit"
+	"sluice/internal/sockopt"
 )
 
 // engine is the accept loop and the set of live connections.
@@ -71,6 +72,7 @@ func (e *engine) serve(ln net.Listener) error {
 		if a, ok := nc.(*admitted); ok {
 			adm, nc = a, a.Conn // the raw socket: response.ReadFrom splices to it
 		}
+		sockopt.Tune(nc)
 		c := &conn{srv: e, nc: nc, adm: adm, remote: nc.RemoteAddr().String()}
 		c.src.nc = nc
 		c.ctx, c.cancel = context.WithCancel(e.baseCtx)

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package sockopt
+
+func apply(uintptr) {}
