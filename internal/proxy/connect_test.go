@@ -453,6 +453,44 @@ func TestConnectTricklingTunnelSurvives(t *testing.T) {
 	}
 }
 
+// TestConnectBulkThenInteractive: after megabytes have gone through a
+// tunnel one way (the direction now batches its wake-ups), small messages
+// still cross it both ways as they are sent, not when more bytes come.
+func TestConnectBulkThenInteractive(t *testing.T) {
+	t.Parallel()
+	for _, down := range []bool{true, false} {
+		ln, port := connectListen(t)
+		w := proxytest.New(t, proxytest.Options{ConnectPorts: []int{port}, TunnelIdleTimeout: 5 * time.Second})
+		c, br := connectOpen(t, w, "127.0.0.1:"+strconv.Itoa(port))
+		oc := connectAccept(t, ln)
+		bulk := bytes.Repeat([]byte("bulk"), 1<<20) // 4 MiB
+		var from io.Writer = c
+		var to io.Reader = oc
+		if down {
+			from, to = oc, br
+		}
+		go from.Write(bulk)
+		got := make([]byte, len(bulk))
+		if _, err := io.ReadFull(to, got); err != nil || !bytes.Equal(got, bulk) {
+			t.Fatalf("down=%v: bulk transfer: %v", down, err)
+		}
+		c.SetReadDeadline(time.Now().Add(connectWait))
+		oc.SetReadDeadline(time.Now().Add(connectWait))
+		for i := range 10 {
+			ping := fmt.Sprintf("ping %d", i)
+			io.WriteString(c, ping)
+			if got := connectReadN(t, oc, len(ping)); got != ping {
+				t.Fatalf("down=%v: origin got %q, want %q", down, got, ping)
+			}
+			pong := fmt.Sprintf("pong %d", i)
+			io.WriteString(oc, pong)
+			if got := connectReadN(t, br, len(pong)); got != pong {
+				t.Fatalf("down=%v: client got %q, want %q", down, got, pong)
+			}
+		}
+	}
+}
+
 // TestConnectSlowReaderLosesNothing: an origin that stops reading for
 // twice the idle timeout, while it keeps sending, neither gets its tunnel
 // closed (bytes are moving) nor loses any of the bytes that queued up for

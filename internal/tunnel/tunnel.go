@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"sluice/internal/copybuf"
+	"sluice/internal/splice"
 )
 
 // Conn is what a tunnel end needs: a byte stream with deadlines.
@@ -109,8 +110,9 @@ const chunk = 1 << 20
 // copy moves bytes from src to dst until src ends or the tunnel is torn
 // down, then half-closes dst.
 //
-// Idle detection with splice: progress is only visible when a splice call
-// returns, so each direction wakes every idle/2 (its read deadline) to
+// Two TCP sockets go through spliceCopy, which records progress after
+// every write. Otherwise, idle detection with splice: progress is only
+// visible when a splice call returns, so each direction wakes every idle/2 (its read deadline) to
 // record progress, and the watchdog closes the tunnel once nothing has
 // moved either way for a whole idle period. A busy direction's report is
 // at most idle/2 old, so a quiet direction never outvotes a busy one.
@@ -120,6 +122,9 @@ const chunk = 1 << 20
 // blocked on a peer that does not read is released by abort, when the
 // other direction finds the tunnel idle or ends.
 func (p *pump) copy(dst, src Conn) int64 {
+	if n, ok := p.spliceCopy(dst, src); ok {
+		return n
+	}
 	var total int64
 	lr := &io.LimitedReader{R: readSide(src)}
 	for {
@@ -152,6 +157,39 @@ func (p *pump) copy(dst, src Conn) int64 {
 	return total
 }
 
+// spliceCopy is copy for two TCP sockets, with splice.Stream, which
+// batches a busy direction's wake-ups. It reports ok=false, having done
+// nothing, when either end is not a TCP socket.
+func (p *pump) spliceCopy(dst, src Conn) (int64, bool) {
+	ss, ok1 := readSide(src).(*net.TCPConn)
+	ds, ok2 := readSide(dst).(*net.TCPConn)
+	if !ok1 || !ok2 || !splice.Supported() {
+		return 0, false
+	}
+	s := &splice.Stream{
+		Dst:     ds,
+		Src:     ss,
+		Idle:    p.idle / 2,
+		Stopped: p.aborted.Load,
+		Moved:   func(int64) { p.touch() },
+	}
+	var total int64
+	for {
+		n, err := s.Copy(-1)
+		total += n
+		if err == nil {
+			closeWrite(dst) // source reached EOF: pass the half-close on
+			return total, true
+		}
+		if isTimeout(err) && p.idle > 0 && !p.aborted.Load() {
+			continue // the watchdog decides when the tunnel is idle
+		}
+		break
+	}
+	p.abort(dst, src)
+	return total, true
+}
+
 // abort tears the whole tunnel down: unblock the other direction too.
 func (p *pump) abort(a, b Conn) {
 	p.aborted.Store(true)
@@ -174,10 +212,11 @@ func copyOnce(dst io.Writer, lr *io.LimitedReader) (int64, error) {
 	return io.CopyBuffer(dst, lr, *bp)
 }
 
-// readSide is what copy reads src through. A hijacked client connection
-// that holds a place under the server's connection caps wraps its socket
-// to count its Close, and the kernel splices only from the socket itself,
-// so the socket is read directly; closing still goes through the wrapper.
+// readSide is what copy reads src through (and spliceCopy writes dst
+// through). A hijacked client connection that holds a place under the
+// server's connection caps wraps its socket to count its Close, and the
+// kernel splices only from the socket itself, so the socket is used
+// directly; closing still goes through the wrapper.
 func readSide(c Conn) io.Reader {
 	if s, ok := c.(interface{ Socket() *net.TCPConn }); ok {
 		return s.Socket()
