@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sluice/internal/copybuf"
+	"sluice/internal/splice"
 	"sluice/internal/wire"
 )
 
@@ -302,7 +303,9 @@ func (w *response) FlushError() error {
 }
 
 // ReadFrom copies src into a Content-Length body with the client
-// connection's ReadFrom, which splices when src is a TCP connection.
+// connection's ReadFrom, which splices when src is a TCP connection, or
+// hands the client socket to src when src can splice itself
+// (splice.TCPWriterTo: a proxied body).
 func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if !w.headerSent {
 		w.sendHeader(false)
@@ -323,7 +326,9 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		// as the start of the next response. A LimitedReader is clamped
 		// in place so the kernel can still splice from what it wraps.
 		left := w.length - w.written
-		if lr, ok := src.(*io.LimitedReader); ok {
+		if ts, ok := src.(splice.TCPWriterTo); ok {
+			n, err = ts.WriteToTCP(tc, left)
+		} else if lr, ok := src.(*io.LimitedReader); ok {
 			orig := lr.N
 			lr.N = min(orig, left)
 			n, err = tc.ReadFrom(lr)
@@ -331,6 +336,8 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		} else {
 			n, err = tc.ReadFrom(&io.LimitedReader{R: src, N: left})
 		}
+	} else if ts, ok := src.(splice.TCPWriterTo); ok {
+		n, err = ts.WriteToTCP(tc, -1)
 	} else {
 		n, err = tc.ReadFrom(src)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"sluice/internal/copybuf"
+	"sluice/internal/splice"
 	"sluice/internal/wire"
 )
 
@@ -474,7 +475,8 @@ func (b *body) SpliceTo(dst WriterReaderFrom, before func()) (n int64, ok bool, 
 		}
 	}
 	idle := pc.t.ReadIdleTimeout
-	lr := &io.LimitedReader{R: tc}
+	src := &bodySource{b: b, lr: io.LimitedReader{R: tc}}
+	src.s = splice.Stream{Src: tc, Idle: idle, Stopped: pc.cancelled.Load, BeforeWrite: before}
 	for b.remain > 0 {
 		if before != nil {
 			before()
@@ -485,8 +487,8 @@ func (b *body) SpliceTo(dst WriterReaderFrom, before func()) (n int64, ok bool, 
 				return n, true, b.fail(b.ex.req.Context().Err())
 			}
 		}
-		lr.N = min(b.remain, spliceChunk)
-		m, err := dst.ReadFrom(lr)
+		src.lr.N = min(b.remain, spliceChunk)
+		m, err := dst.ReadFrom(src)
 		n += m
 		b.remain -= m
 		if err == nil && m == 0 && b.remain > 0 {
@@ -494,15 +496,53 @@ func (b *body) SpliceTo(dst WriterReaderFrom, before func()) (n int64, ok bool, 
 		}
 		if err != nil {
 			var ne net.Error
-			if m > 0 && errors.As(err, &ne) && ne.Timeout() && !pc.cancelled.Load() {
+			if m > 0 && !src.spliced && errors.As(err, &ne) && ne.Timeout() && !pc.cancelled.Load() {
 				continue // a read deadline with progress: slow, not idle
 			}
 			return n, true, b.fail(err)
 		}
 	}
+	src.s.Done()
 	b.err = io.EOF
 	b.ex.finish(b.resp.Close)
 	return n, true, nil
+}
+
+// bodySource is what SpliceTo hands to the destination's ReadFrom: a
+// reader of the body's next chunk for a destination that is not a TCP
+// socket (a TLS client), and a splice.Stream for one that is.
+type bodySource struct {
+	b       *body
+	lr      io.LimitedReader // the chunk, for Read
+	s       splice.Stream
+	spliced bool // WriteToTCP was used: its timeouts are real (no progress for Idle)
+}
+
+func (src *bodySource) Read(p []byte) (int, error) { return src.lr.Read(p) }
+
+// WriteToTCP splices up to limit bytes of the rest of the body (not only
+// the chunk: the stream bounds each wait itself) into dst.
+func (src *bodySource) WriteToTCP(dst *net.TCPConn, limit int64) (int64, error) {
+	if !splice.Supported() {
+		orig := src.lr.N
+		if limit >= 0 {
+			src.lr.N = min(orig, limit)
+		}
+		n, err := dst.ReadFrom(&src.lr)
+		src.lr.N = orig - n
+		return n, err
+	}
+	src.spliced = true
+	src.s.Dst = dst
+	want := src.b.remain
+	if limit >= 0 {
+		want = min(want, limit)
+	}
+	n, err := src.s.Copy(want)
+	if err == nil && n < want {
+		err = io.ErrUnexpectedEOF // the origin closed early
+	}
+	return n, err
 }
 
 // WriterReaderFrom is a splice destination: net/http's ResponseWriter.
