@@ -271,3 +271,65 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// BenchmarkRelay relays 64 MiB per op over loopback through the standard
+// library's splice (TCPConn.ReadFrom) and through a Stream. The figure
+// that matters is CPU per byte on a loaded machine (see
+// docs/architecture.md); on an idle one both mostly measure the kernel.
+func BenchmarkRelay(b *testing.B) {
+	const size = 64 << 20
+	for _, mode := range []string{"stdlib", "stream"} {
+		b.Run(mode, func(b *testing.B) {
+			w, src := benchPair(b)
+			dst, r := benchPair(b)
+			chunk := make([]byte, 1<<20)
+			go func() {
+				for {
+					for sent := 0; sent < size; sent += len(chunk) {
+						if _, err := w.Write(chunk); err != nil {
+							return
+						}
+					}
+				}
+			}()
+			go io.Copy(io.Discard, r)
+			s := &Stream{Dst: dst, Src: src}
+			b.SetBytes(size)
+			b.ResetTimer()
+			for b.Loop() {
+				var n int64
+				var err error
+				if mode == "stdlib" {
+					n, err = dst.ReadFrom(&io.LimitedReader{R: src, N: size})
+				} else {
+					n, err = s.Copy(size)
+				}
+				if err != nil || n != size {
+					b.Fatalf("relayed %d, %v", n, err)
+				}
+			}
+			b.StopTimer()
+			w.Close()
+		})
+	}
+}
+
+func benchPair(b *testing.B) (a, c *net.TCPConn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	ch := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		ch <- c
+	}()
+	d, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	acc := <-ch
+	b.Cleanup(func() { d.Close(); acc.Close() })
+	return d.(*net.TCPConn), acc.(*net.TCPConn)
+}
