@@ -24,7 +24,7 @@ import (
 
 const (
 	// Batch is how many bytes a busy stream waits for before it wakes.
-	Batch = 256 << 10
+	Batch = 512 << 10
 	// BatchWait is the longest a busy stream's bytes wait for a batch.
 	BatchWait = time.Millisecond
 	// BusyAfter is how many bytes a stream moves without pausing before
