@@ -15,7 +15,7 @@ import (
 )
 
 // pair returns the two ends of a loopback TCP connection.
-func pair(t *testing.T) (a, b *net.TCPConn) {
+func pair(t testing.TB) (a, b *net.TCPConn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -280,8 +280,8 @@ func BenchmarkRelay(b *testing.B) {
 	const size = 64 << 20
 	for _, mode := range []string{"stdlib", "stream"} {
 		b.Run(mode, func(b *testing.B) {
-			w, src := benchPair(b)
-			dst, r := benchPair(b)
+			w, src := pair(b)
+			dst, r := pair(b)
 			chunk := make([]byte, 1<<20)
 			go func() {
 				for {
@@ -312,24 +312,4 @@ func BenchmarkRelay(b *testing.B) {
 			w.Close()
 		})
 	}
-}
-
-func benchPair(b *testing.B) (a, c *net.TCPConn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	d, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	acc := <-ch
-	b.Cleanup(func() { d.Close(); acc.Close() })
-	return d.(*net.TCPConn), acc.(*net.TCPConn)
 }

@@ -111,11 +111,12 @@ const chunk = 1 << 20
 // down, then half-closes dst.
 //
 // Two TCP sockets go through spliceCopy, which records progress after
-// every write. Otherwise, idle detection with splice: progress is only
-// visible when a splice call returns, so each direction wakes every idle/2 (its read deadline) to
-// record progress, and the watchdog closes the tunnel once nothing has
-// moved either way for a whole idle period. A busy direction's report is
-// at most idle/2 old, so a quiet direction never outvotes a busy one.
+// every write. Otherwise (an end that is not a plain socket) progress is
+// only visible when a copy of up to chunk bytes returns, so each direction
+// wakes every idle/2 (its read deadline) to record progress, and the
+// watchdog closes the tunnel once nothing has moved either way for a
+// whole idle period. A busy direction's report is at most idle/2 old, so
+// a quiet direction never outvotes a busy one.
 //
 // Only reads get deadlines. A write deadline that fires in the middle of a
 // splice loses the bytes already moved into the kernel pipe; a write

@@ -448,10 +448,12 @@ func (b *body) fail(err error) error {
 }
 
 // SpliceTo copies the rest of a Content-Length body from a plain TCP
-// connection to dst with dst.ReadFrom, which lets the kernel splice the
-// bytes when dst is a TCP connection (net/http's ResponseWriter passes
-// ReadFrom through to it). before, if not nil, runs ahead of each chunk (to
-// refresh the destination's write deadline). It reports ok=false, having
+// connection to dst with dst.ReadFrom. The source it hands over is a
+// splice.TCPWriterTo, so when dst is a TCP connection (internal/server's
+// ResponseWriter offers its socket) the kernel splices the bytes with
+// splice.Stream; otherwise dst reads them chunk by chunk. before, if not
+// nil, runs ahead of each write (to refresh the destination's write
+// deadline). It reports ok=false, having
 // copied nothing, when the body cannot be spliced; the caller then reads it
 // the ordinary way.
 func (b *body) SpliceTo(dst WriterReaderFrom, before func()) (n int64, ok bool, err error) {
@@ -554,7 +556,8 @@ type WriterReaderFrom interface {
 const (
 	// spliceMin is the smallest body worth the set-up of a splice.
 	spliceMin = 64 << 10
-	// spliceChunk bounds one splice so deadlines are refreshed.
+	// spliceChunk bounds one chunk of a body read by a destination that
+	// is not a TCP socket, so deadlines are refreshed between chunks.
 	spliceChunk = 4 << 20
 )
 
