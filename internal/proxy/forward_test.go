@@ -670,3 +670,48 @@ func TestSplicedBody(t *testing.T) {
 		}
 	})
 }
+
+// TestSplicedBodyThenSmallOnSameConn: a body large enough that the splice
+// batches its wake-ups (SO_RCVLOWAT raised on the origin socket) leaves
+// the pooled origin connection as it found it. The next, small response
+// on that same connection arrives whole, instead of waiting for bytes
+// that will never come.
+func TestSplicedBodyThenSmallOnSameConn(t *testing.T) {
+	w := proxytest.New(t, proxytest.Options{})
+	big := make([]byte, 4<<20)
+	rand.Read(big)
+	origin, conns := w.CountingOrigin(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			rw.Header().Set("Content-Length", fmt.Sprint(len(big)))
+			rw.Write(big)
+			return
+		}
+		rw.Header().Set("Content-Length", "5")
+		io.WriteString(rw, "small")
+	}))
+	c := w.Client()
+	c.Timeout = 10 * time.Second
+	for i := range 3 {
+		resp, err := c.Get(origin.URL + "/big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got, big) {
+			t.Fatalf("round %d: big body: %d bytes, %v", i, len(got), err)
+		}
+		resp, err = c.Get(origin.URL + "/small")
+		if err != nil {
+			t.Fatalf("round %d: small response after a big one: %v", i, err)
+		}
+		got, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(got) != "small" {
+			t.Fatalf("round %d: small body %q, %v", i, got, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("origin saw %d connections, want 1 reused", n)
+	}
+}
