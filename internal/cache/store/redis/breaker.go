@@ -100,12 +100,8 @@ func (s *Store) probe(wait time.Duration) {
 	defer s.wg.Done()
 	s.notify(false)
 	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-s.done:
-			t.Stop()
+		if !s.pause(wait) {
 			return
-		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 		err := s.client.Ping(ctx).Err()
@@ -115,9 +111,7 @@ func (s *Store) probe(wait time.Duration) {
 				break
 			}
 		}
-		s.mu.Lock()
-		wait = min(2*wait, s.maxBackoff)
-		s.mu.Unlock()
+		wait = s.backoff(wait)
 		s.log.Debug("redis: still unavailable", "err", err, "retry_in", wait)
 	}
 	s.reportLost()
@@ -160,4 +154,24 @@ func (s *Store) notify(up bool) {
 	if s.onChange != nil {
 		s.onChange(up)
 	}
+}
+
+// pause waits d; it reports false, at once, if the store closes first.
+func (s *Store) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.done:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// backoff is the wait after one of wait: doubled, up to the store's
+// longest.
+func (s *Store) backoff(wait time.Duration) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return min(2*wait, s.maxBackoff)
 }

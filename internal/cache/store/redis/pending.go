@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -174,16 +173,10 @@ func (s *Store) drainDeletes() {
 		case err == nil:
 			continue // remembered while sending
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-s.done:
-			t.Stop()
+		if !s.pause(wait) {
 			return
-		case <-t.C:
 		}
-		s.mu.Lock()
-		wait = min(2*wait, s.maxBackoff)
-		s.mu.Unlock()
+		wait = s.backoff(wait)
 	}
 }
 
