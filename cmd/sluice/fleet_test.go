@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"sluice/internal/redistest"
+	"sluice/internal/testwait"
 )
 
 // countingOrigin serves cacheable bodies that say how often their path
@@ -151,13 +152,7 @@ func (m *fleetMember) redisState(t *testing.T) string {
 
 func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, what, within, cond)
 }
 
 // TestFleetBinary runs two sluice binaries on one real redis-server: a

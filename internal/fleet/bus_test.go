@@ -11,6 +11,7 @@ import (
 	"sluice/internal/cache/store"
 	"sluice/internal/cache/store/mem"
 	"sluice/internal/redistest"
+	"sluice/internal/testwait"
 )
 
 // instance is one member of a test fleet: its local tier and its Bus.
@@ -71,13 +72,7 @@ func (in *instance) purgedHosts() []string {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, what, 10*time.Second, cond)
 }
 
 func TestInvalidationReachesPeers(t *testing.T) {

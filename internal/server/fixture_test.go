@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"sluice/internal/testwait"
 )
 
 // wait bounds every blocking step of a test: long enough never to fire
@@ -174,13 +176,7 @@ func (s *syncBuffer) String() string {
 // eventually polls cond until it holds or the wait bound passes.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not true after %v", what, wait)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, what, wait, cond)
 }
 
 // statusOf returns the status a parse error is answered with, or 0.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"sluice/internal/testwait"
 )
 
 // pair returns the two ends of a loopback TCP connection.
@@ -263,13 +265,7 @@ func openFDs(t *testing.T) int {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(t, what, 10*time.Second, cond)
 }
 
 // BenchmarkRelay relays 64 MiB per op over loopback through the standard

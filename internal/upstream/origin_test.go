@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice/internal/testwait"
 	"sluice/internal/upstream"
 )
 
@@ -160,13 +161,7 @@ func do(t testing.TB, tr http.RoundTripper, method, url string) (*http.Response,
 // eventually polls cond until it holds or waitLimit passes.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, what, waitLimit, cond)
 }
 
 // recv waits for one value from ch, failing the test after waitLimit.
