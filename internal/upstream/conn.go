@@ -156,6 +156,9 @@ type exchange struct {
 	continueCh chan bool
 	// writer is the body writer's state: running, done or abandoned.
 	writer atomic.Int32
+	// bodyFailed is set by the body writer before it wakes the reader
+	// because the request body could not be read.
+	bodyFailed atomic.Bool
 }
 
 func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace) (*http.Response, error) {
@@ -195,9 +198,9 @@ func (pc *conn) roundTrip(req *http.Request, trace *httptrace.ClientTrace) (*htt
 	}
 	if d := pc.t.ResponseHeaderTimeout; d > 0 {
 		pc.nc.SetReadDeadline(time.Now().Add(d))
-		if pc.cancelled.Load() {
-			// The context watcher fired before this overwrote its
-			// deadline; put it back.
+		if pc.cancelled.Load() || ex.bodyFailed.Load() {
+			// The context watcher or a failed body writer woke the
+			// reader before this overwrote its deadline; put it back.
 			pc.nc.SetReadDeadline(aLongTimeAgo)
 		}
 	}
@@ -326,17 +329,23 @@ func (ex *exchange) writeBody(continueCh <-chan bool) {
 		return writeBody(pc.bw, req)
 	}()
 	req.Body.Close()
-	if err != nil && err != errBodyNotSent {
-		// The origin would wait for the rest of a body that will not
-		// come: wake the reader now rather than at a timeout.
-		pc.nc.SetDeadline(aLongTimeAgo)
-	}
-	if ex.writer.CompareAndSwap(writerRunning, writerDone) {
-		ex.writeDone <- err
+	if !ex.writer.CompareAndSwap(writerRunning, writerDone) {
+		// Abandoned: nobody waits for us, and the buffers are ours to
+		// recycle.
+		pc.close()
 		return
 	}
-	// Abandoned: nobody waits for us, and the buffers are ours to recycle.
-	pc.close()
+	// Done, not yet reported: whoever settles the writer now waits for
+	// the report, so the error below is what a woken reader returns (and
+	// the connection is still ours to touch).
+	if err != nil && err != errBodyNotSent {
+		// The origin would wait for the rest of a body that will not
+		// come: wake the reader now rather than at a timeout. The flag
+		// keeps roundTrip from arming its header deadline over this.
+		ex.bodyFailed.Store(true)
+		pc.nc.SetDeadline(aLongTimeAgo)
+	}
+	ex.writeDone <- err
 }
 
 var errBodyNotSent = errors.New("request body not sent: origin answered first")

@@ -296,25 +296,31 @@ func (b *failingBody) Read(p []byte) (int, error) {
 
 func (b *failingBody) Close() error { return nil }
 
+// failing makes fresh failingBodies.
+func failing(data string, err error) func() io.ReadCloser {
+	return func() io.ReadCloser { return &failingBody{data: data, err: err} }
+}
+
 // TestRequestBodyErrorDoesNotHang: when reading the request body fails
-// midway (the proxy's client went away), the origin is still waiting for
-// the rest; RoundTrip must give up rather than wait for the origin.
-//
-// It fails today: exchange.writeBody reports the error on writeDone, but
-// nobody looks until the response arrives, and the origin will not answer
-// a request it has not fully received; RoundTrip blocks until the origin
-// or ResponseHeaderTimeout gives up.
+// (the proxy's client went away or sent a malformed chunk), the origin is
+// still waiting for the rest; RoundTrip must give up at once rather than
+// wait for the origin, and must report the body's error, not blame the
+// origin. A body that fails before its first byte races the writer's
+// wake-up against the response header deadline being armed and against
+// the reader settling the writer, so each case runs many times.
 func TestRequestBodyErrorDoesNotHang(t *testing.T) {
 	clientGone := errors.New("client went away")
 	tests := []struct {
 		name string
 		cl   int64
-		body io.ReadCloser
-		want error // when not nil, the error must wrap it
+		body func() io.ReadCloser // a fresh body for each try
+		want error                // when not nil, the error must wrap it
 	}{
-		{"content-length read error", 10, &failingBody{data: "hel", err: clientGone}, clientGone},
-		{"chunked read error", -1, &failingBody{data: "hel", err: clientGone}, clientGone},
-		{"shorter than content-length", 10, io.NopCloser(strings.NewReader("hel")), nil},
+		{"content-length read error", 10, failing("hel", clientGone), clientGone},
+		{"chunked read error", -1, failing("hel", clientGone), clientGone},
+		{"shorter than content-length", 10, func() io.ReadCloser { return io.NopCloser(strings.NewReader("hel")) }, nil},
+		{"content-length fails at once", 10, failing("", clientGone), clientGone},
+		{"chunked fails at once", -1, failing("", clientGone), clientGone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,22 +333,26 @@ func TestRequestBodyErrorDoesNotHang(t *testing.T) {
 				io.ReadAll(req.Body)
 				io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
 			})
-			tr := newTransport(t, nil)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, "POST", o.URL, tt.body)
-			req.ContentLength = tt.cl
-			_, err := roundTrip(t, tr, req, time.Second)
-			if err == nil {
-				t.Fatal("got no error")
-			}
-			// The proxy turns ErrHeaderTimeout into 504 and blames the
-			// origin; the failure was the client's.
-			if errors.Is(err, upstream.ErrHeaderTimeout) || errors.Is(err, upstream.ErrProtocol) {
-				t.Errorf("got %v, which blames the origin", err)
-			}
-			if tt.want != nil && !errors.Is(err, tt.want) {
-				t.Errorf("got %v, want it to wrap %v", err, tt.want)
+			// A header timeout far past roundTrip's limit: a wake-up
+			// that the armed deadline overwrote shows as a hang.
+			tr := newTransport(t, func(tr *upstream.Transport) { tr.ResponseHeaderTimeout = time.Minute })
+			for range 50 {
+				ctx, cancel := context.WithCancel(context.Background())
+				req, _ := http.NewRequestWithContext(ctx, "POST", o.URL, tt.body())
+				req.ContentLength = tt.cl
+				_, err := roundTrip(t, tr, req, 10*time.Second)
+				cancel()
+				if err == nil {
+					t.Fatal("got no error")
+				}
+				// The proxy turns ErrHeaderTimeout into 504 and blames the
+				// origin; the failure was the client's.
+				if errors.Is(err, upstream.ErrHeaderTimeout) || errors.Is(err, upstream.ErrProtocol) {
+					t.Fatalf("got %v, which blames the origin", err)
+				}
+				if tt.want != nil && !errors.Is(err, tt.want) {
+					t.Fatalf("got %v, want it to wrap %v", err, tt.want)
+				}
 			}
 		})
 	}
