@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -60,6 +61,18 @@ func TestAdminBinary(t *testing.T) {
 	}
 	const misses = `sluice_requests_total{method="GET",result="miss",status_class="2xx"}`
 	const hitsSeries = `sluice_requests_total{method="GET",result="hit",status_class="2xx"}`
+	// A request is counted after its last byte went out, so a client
+	// can read a whole response before it shows: wait for the count.
+	counted := func(n float64) float64 {
+		t.Helper()
+		var m float64
+		eventually(t, fmt.Sprintf("%v requests counted", n), 10*time.Second, func() bool {
+			m = metric(misses) + metric(hitsSeries)
+			return m >= n
+		})
+		return m
+	}
+	counted(1) // the warmup
 	m0, h0, b0 := metric(misses), metric(hitsSeries), metric("sluice_client_sent_bytes_total")
 	for range 5 {
 		resp, err := pc.Get(origin.URL + "/doc")
@@ -69,11 +82,16 @@ func TestAdminBinary(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+	counted(m0 + h0 + 5)
+	wantBytes := 5 * float64(len("body of /doc"))
+	eventually(t, "the bytes counted", 10*time.Second, func() bool {
+		return metric("sluice_client_sent_bytes_total")-b0 >= wantBytes
+	})
 	if m, h := metric(misses)-m0, metric(hitsSeries)-h0; m != 1 || h != 4 {
 		t.Errorf("after 5 requests for one cacheable URL: misses +%v, hits +%v; want +1, +4", m, h)
 	}
-	if b := metric("sluice_client_sent_bytes_total") - b0; b != 5*float64(len("body of /doc")) {
-		t.Errorf("bytes sent to clients +%v, want %d", b, 5*len("body of /doc"))
+	if b := metric("sluice_client_sent_bytes_total") - b0; b != wantBytes {
+		t.Errorf("bytes sent to clients +%v, want %v", b, wantBytes)
 	}
 	if n := metric("sluice_upstream_connect_duration_seconds_count"); n < 1 {
 		t.Errorf("no upstream connect observed: %v", n)
@@ -89,7 +107,12 @@ func TestAdminBinary(t *testing.T) {
 		Totals   struct{ Requests, Hits, Misses int } `json:"totals"`
 		HitRatio float64                              `json:"hit_ratio"`
 	}
-	if _, body := fetch(admin + "/api/stats"); json.Unmarshal([]byte(body), &st) != nil || st.Totals.Requests != 6 || st.Totals.Hits != 4 {
+	var body string
+	eventually(t, "/api/stats to count 6 requests", 10*time.Second, func() bool {
+		_, body = fetch(admin + "/api/stats")
+		return json.Unmarshal([]byte(body), &st) == nil && st.Totals.Requests >= 6
+	})
+	if st.Totals.Requests != 6 || st.Totals.Hits != 4 {
 		t.Errorf("/api/stats: %+v from %s", st, body)
 	}
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready"} {
@@ -138,7 +161,9 @@ func TestAdminBinary(t *testing.T) {
 // requests finish, so a load balancer stops sending new ones.
 func TestReadyzWhileDraining(t *testing.T) {
 	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
 		<-release
 		io.WriteString(w, "slow")
 	}))
@@ -169,15 +194,15 @@ func TestReadyzWhileDraining(t *testing.T) {
 		}
 		done <- err
 	}()
-	time.Sleep(200 * time.Millisecond) // the request reaches the origin
-	cmd.Process.Signal(syscall.SIGTERM)
-	deadline := time.Now().Add(5 * time.Second)
-	for status() != 503 {
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz never said 503 while draining\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-arrived:
+	case err := <-done:
+		t.Fatalf("the request failed before reaching the origin: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the origin")
 	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	eventually(t, "/readyz to say 503 while draining", 10*time.Second, func() bool { return status() == 503 })
 	release <- struct{}{}
 	if err := <-done; err != nil {
 		t.Errorf("the in-flight request failed during the drain: %v", err)
