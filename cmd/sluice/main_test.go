@@ -151,8 +151,10 @@ func TestConfigCheck(t *testing.T) {
 func TestBinary(t *testing.T) {
 	bin := buildBinary(t)
 	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
 			<-release
 		}
 		io.WriteString(w, "hello from origin")
@@ -224,9 +226,17 @@ func TestBinary(t *testing.T) {
 		r.Body.Close()
 		slow <- string(b)
 	}()
-	time.Sleep(200 * time.Millisecond) // let the slow request reach the origin
+	select {
+	case <-arrived:
+	case got := <-slow:
+		t.Fatalf("the slow request ended before reaching the origin: %q", got)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow request never reached the origin")
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(100 * time.Millisecond)
+	eventually(t, "the binary to log that it is shutting down", 10*time.Second, func() bool {
+		return strings.Contains(stderr.String(), "shutting down")
+	})
 	close(release)
 	if got := <-slow; got != "hello from origin" {
 		t.Errorf("in-flight request during shutdown: got %q", got)

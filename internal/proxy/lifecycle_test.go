@@ -323,13 +323,15 @@ func TestLifecycleClientDisconnectReleasesOrigin(t *testing.T) {
 
 func TestLifecycleOriginTooSlow(t *testing.T) {
 	t.Parallel()
-	w := proxytest.New(t, proxytest.Options{UpstreamTimeout: 300 * time.Millisecond})
+	// The timeout is long enough that a loaded machine still gets the
+	// trickle's header across in time.
+	w := proxytest.New(t, proxytest.Options{UpstreamTimeout: time.Second})
 	origin := w.Origin(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(rw)
 		switch r.URL.Path {
 		case "/sleepy":
 			select {
-			case <-time.After(2 * time.Second):
+			case <-time.After(10 * time.Second):
 			case <-r.Context().Done():
 				return
 			}
@@ -340,7 +342,7 @@ func TestLifecycleOriginTooSlow(t *testing.T) {
 			rw.WriteHeader(http.StatusOK)
 			rc.Flush()
 			for i := range 4 {
-				time.Sleep(150 * time.Millisecond)
+				time.Sleep(400 * time.Millisecond)
 				io.WriteString(rw, strconv.Itoa(i))
 				rc.Flush()
 			}
@@ -383,7 +385,9 @@ func TestLifecycleOriginTooSlow(t *testing.T) {
 func TestLifecycleLongPollClientLeaves(t *testing.T) {
 	w := proxytest.New(t, proxytest.Options{UpstreamTimeout: time.Minute})
 	released := make(chan struct{})
+	arrived := make(chan struct{})
 	origin := w.Origin(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		close(arrived)
 		select {
 		case <-r.Context().Done():
 			close(released)
@@ -392,7 +396,11 @@ func TestLifecycleLongPollClientLeaves(t *testing.T) {
 	}))
 	c := w.Dial()
 	fmt.Fprintf(c, "GET %s/poll HTTP/1.1\r\nHost: x\r\n\r\n", origin.URL)
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the origin")
+	}
 	c.Close()
 	select {
 	case <-released:
