@@ -383,10 +383,11 @@ func (e *env) logged(n int) string {
 	return recs[n-1].Result
 }
 
-// waitFor polls cond for up to 2 s, for work the cache does in the
-// background; it reports whether cond became true.
+// waitFor polls cond for up to 10 s, for work the cache does in the
+// background; it reports whether cond became true. Only a hang reaches
+// the bound: every caller waits for something that must happen.
 func waitFor(cond func() bool) bool {
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			return false

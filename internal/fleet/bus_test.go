@@ -85,9 +85,20 @@ func TestInvalidationReachesPeers(t *testing.T) {
 	}
 	a.bus.Invalidated(key)
 	waitFor(t, "b and c to drop the key", func() bool { return !b.has(key) && !c.has(key) })
+	// Each counter moves just after its side's work: b may drop the key
+	// before a has counted the message sent, and before b has counted it
+	// received. (Checked before readPast adds messages.)
+	waitFor(t, "a to count the message sent", func() bool { return a.bus.Stats().Sent >= 1 })
+	waitFor(t, "b to count the message received", func() bool { return b.bus.Stats().Received >= 1 })
+	if got := a.bus.Stats().Sent; got != 1 {
+		t.Errorf("a sent %d, want 1", got)
+	}
+	if got := b.bus.Stats().Received; got != 1 {
+		t.Errorf("b received %d, want 1", got)
+	}
 	// The sender's own message is not applied to it (it deletes its own
 	// copy through the cache), and other keys stay.
-	time.Sleep(50 * time.Millisecond)
+	readPast(t, c, a)
 	if !a.has(key) {
 		t.Error("the announcing instance applied its own message")
 	}
@@ -95,12 +106,6 @@ func TestInvalidationReachesPeers(t *testing.T) {
 		if !in.has("http://example.com/other") {
 			t.Error("a key that was not announced was dropped")
 		}
-	}
-	if got := a.bus.Stats().Sent; got != 1 {
-		t.Errorf("a sent %d, want 1", got)
-	}
-	if got := b.bus.Stats().Received; got != 1 {
-		t.Errorf("b received %d, want 1", got)
 	}
 
 	b.bus.PurgedHost("example.com")
@@ -110,9 +115,21 @@ func TestInvalidationReachesPeers(t *testing.T) {
 	if got := a.purgedHosts()[0]; got != "example.com" {
 		t.Errorf("a purged %q, want example.com", got)
 	}
+	readPast(t, a, b)
 	if got := b.purgedHosts(); len(got) != 0 {
 		t.Errorf("b applied its own host purge: %v", got)
 	}
+}
+
+// readPast waits until to has read every message published before now:
+// from announces a key that only to holds, and to drops it. The stream is
+// read in order, so to has then also passed over its own messages.
+func readPast(t *testing.T, from, to *instance) {
+	t.Helper()
+	marker := "http://marker.example/" + t.Name()
+	to.put(t, marker)
+	from.bus.Invalidated(marker)
+	waitFor(t, "a later message to be applied", func() bool { return !to.has(marker) })
 }
 
 // TestHeldWhileRedisIsAway kills Redis, announces, restarts it: the

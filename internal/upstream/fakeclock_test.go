@@ -112,10 +112,10 @@ func (b *lateEOFBody) Close() error { return nil }
 // body writer notices EOF a moment later. The connection is fine and must
 // go back to the pool.
 //
-// It fails today: exchange.finish calls settle, which abandons a writer that
-// has not reported yet and closes the connection. On loopback the same
-// happens without any delay to about one upload in ten, whenever the writer
-// goroutine is scheduled after the caller has read the response.
+// It guards a fixed bug: exchange.finish called settle, which abandoned a
+// writer that had not reported yet and closed the connection. On loopback
+// that happened without any delay to about one upload in ten, whenever the
+// writer goroutine was scheduled after the caller had read the response.
 func TestUploadKeepsConn(t *testing.T) {
 	for _, cl := range []int64{5, -1} {
 		synctest.Test(t, func(t *testing.T) {

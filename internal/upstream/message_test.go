@@ -572,7 +572,7 @@ func TestBytesPastAResponseNotReused(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		first string
-		later bool // the extra response comes 30ms after the first
+		later bool // the extra response comes once the first was read
 	}{
 		{"after a Content-Length body", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + smuggled, false},
 		{"after the last chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + smuggled, false},
@@ -587,6 +587,9 @@ func TestBytesPastAResponseNotReused(t *testing.T) {
 			var wg sync.WaitGroup
 			defer wg.Wait()
 			defer ln.Close()
+			// For "later": the client has read the first response, and
+			// the origin has then written the extra bytes.
+			firstRead, lateSent := make(chan struct{}), make(chan struct{}, 1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -612,8 +615,13 @@ func TestBytesPastAResponseNotReused(t *testing.T) {
 							}
 							io.WriteString(c, tt.first)
 							if tt.later {
-								time.Sleep(30 * time.Millisecond)
+								select {
+								case <-firstRead:
+								case <-time.After(5 * time.Second):
+									return
+								}
 								io.WriteString(c, smuggled)
+								lateSent <- struct{}{}
 							}
 						}
 					}()
@@ -637,7 +645,17 @@ func TestBytesPastAResponseNotReused(t *testing.T) {
 				if i == 1 && string(b) != "second" {
 					t.Errorf("%s: got %q, want %q", path, b, "second")
 				}
-				time.Sleep(100 * time.Millisecond) // the late bytes arrive
+				if tt.later && i == 0 {
+					// The late bytes arrive after the first response was
+					// read and before the next request (on loopback they
+					// are there once written).
+					close(firstRead)
+					select {
+					case <-lateSent:
+					case <-time.After(5 * time.Second):
+						t.Fatal("the origin did not send the late bytes")
+					}
+				}
 			}
 		})
 	}

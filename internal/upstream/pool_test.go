@@ -327,9 +327,9 @@ func TestCloseIdleConnections(t *testing.T) {
 // have been acted on, so it must not be sent again (RFC 9110 §9.2.2,
 // RFC 9112 §9.3.1); a GET may be.
 //
-// It fails today for POST: canRetry only asks whether the request has a
-// body, so a bodiless POST whose connection died after it was written
-// reaches the origin twice.
+// It guards a fixed bug: canRetry used to ask only whether the request
+// had a body, so a bodiless POST whose connection died after it was
+// written reached the origin twice.
 func TestNoRetryNonIdempotent(t *testing.T) {
 	for _, tt := range []struct {
 		method string
@@ -376,10 +376,11 @@ func TestNoRetryNonIdempotent(t *testing.T) {
 // flight, from a goroutine that has not synchronised with it since it
 // started the pool's janitor.
 //
-// It fails under -race today: pool.start's once.Do evaluates p.stop for
-// "go p.janitor(..., p.stop)" after unlocking p.mu, while closeAll writes
-// p.stop = nil under the lock. (The same code starts a janitor that never
-// stops when CloseIdleConnections came first.)
+// It guards a fixed race (seen under -race): pool.start's once.Do used to
+// evaluate p.stop for "go p.janitor(..., p.stop)" after unlocking p.mu,
+// while closeAll wrote p.stop = nil under the lock. (The same code
+// started a janitor that never stopped when CloseIdleConnections came
+// first.)
 func TestCloseIdleConnectionsDuringFirstRoundTrip(t *testing.T) {
 	eventually(t, "janitors of earlier tests exit", func() bool { return janitors() == 0 })
 	o, _ := silentOrigin(t)

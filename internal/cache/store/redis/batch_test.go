@@ -69,11 +69,12 @@ func TestBatchedReads(t *testing.T) {
 func TestBatchedReadsTimeout(t *testing.T) {
 	srv := redistest.Start(t)
 	const timeout = 50 * time.Millisecond
-	s := New(Options{Client: srv.Client(t), Timeout: timeout})
+	s := New(Options{Client: srv.Client(t), Timeout: workTimeout})
 	defer s.Close()
 	if _, err := s.Get(context.Background(), "warm"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatal(err)
 	}
+	setTimeout(s, timeout) // not before: a loaded machine may take longer to warm up
 	srv.Pause()
 	defer srv.Resume()
 	var wg sync.WaitGroup
@@ -94,8 +95,9 @@ func TestBatchedReadsTimeout(t *testing.T) {
 	}
 	wg.Wait()
 	// Each waits at most its own timeout; the bound leaves room for a
-	// loaded machine but not for waiting behind other pipelines.
-	if slowest > 10*timeout {
+	// loaded machine (a call was seen to return half a second late) but
+	// not for the 40 waiting behind each other's pipelines.
+	if slowest > 20*timeout {
 		t.Errorf("slowest Get with Redis frozen took %s, timeout %s", slowest, timeout)
 	}
 }
