@@ -57,8 +57,7 @@ func getPipe() (*pipe, error) {
 // state is what a Stream carries between calls to Copy.
 type state struct {
 	rc, wc   syscall.RawConn
-	drained  bool  // the last look at Src found nothing: wait before trying again
-	looked   bool  // drained is known (Src may hold bytes from before the Stream)
+	looked   bool  // Src was seen to hold bytes or to be empty at least once
 	lowat    int   // Src's SO_RCVLOWAT before batching, to put back
 	run      int64 // bytes moved since the stream last paused
 	batching bool  // SO_RCVLOWAT is Batch on Src
@@ -152,19 +151,17 @@ func (s *Stream) drain(want int) (*pipe, int, error) {
 		var p *pipe
 		var n int64
 		var serr error
-		skip := st.drained && !retry // nothing was there: wait before looking
+		// Always look before waiting, even when the last look found
+		// nothing: rc.Read starts by forgetting any readiness the poller
+		// recorded, so bytes that came since would otherwise sleep in
+		// the socket until more arrive or Idle passes.
 		err := st.rc.Read(func(fd uintptr) bool {
-			if skip {
-				skip = false
-				return false
-			}
 			if !st.looked {
 				// Find out whether anything is there before taking a pipe.
 				st.looked = true
 				var b [1]byte
 				_, _, perr := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
 				if perr == unix.EAGAIN {
-					st.drained = true
 					return false
 				}
 			}
@@ -175,10 +172,8 @@ func (s *Stream) drain(want int) (*pipe, int, error) {
 			if serr == unix.EAGAIN {
 				pipes.Put(p) // empty: don't hold it while waiting
 				p = nil
-				st.drained = true
 				return retry // after BatchWait, find out rather than wait
 			}
-			st.drained = false
 			return true
 		})
 		switch {

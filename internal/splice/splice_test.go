@@ -186,6 +186,36 @@ func TestIdle(t *testing.T) {
 	}
 }
 
+// A byte that arrived between a Copy that ended on its idle timeout and
+// the next Copy is moved by that next Copy, not left for more bytes to
+// wake it (a tunnel calls Copy again while the other direction is busy).
+// Go's poller forgets readiness it recorded before a wait starts, so a
+// Copy that waited before looking would sleep through it.
+func TestByteBetweenCopiesMoves(t *testing.T) {
+	w, s, r := relay(t)
+	s.Idle = 20 * time.Millisecond
+	for try := range 5 {
+		if n, err := s.Copy(-1); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("try %d: Copy = %d, %v; want a deadline error", try, n, err)
+		}
+		if _, err := w.Write([]byte{'x'}); err != nil {
+			t.Fatal(err)
+		}
+		// Not synchronisation: time for the poller to see the byte
+		// arrive and record it before Copy starts waiting.
+		time.Sleep(10 * time.Millisecond)
+		n, err := s.Copy(-1)
+		if n != 1 {
+			t.Fatalf("try %d: the next Copy moved %d bytes (%v), want the byte that was waiting", try, n, err)
+		}
+		r.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var b [1]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			t.Fatalf("try %d: reading the moved byte: %v", try, err)
+		}
+	}
+}
+
 // Another goroutine stops a Copy blocked in a wait by making Stopped true
 // and then setting a past read deadline, also while it batches.
 func TestStopped(t *testing.T) {
