@@ -35,11 +35,7 @@ type conn struct {
 	adm      *admitted // the place under the connection caps; nil without limits
 	remote   string
 	br       *bufio.Reader
-	src      sockReader // what br reads from: nc, noting short reads
-	rc       syscall.RawConn
-	polled   bool               // for pollFn
-	pollFn   func(uintptr) bool // passed to rc.Read; built once, so waiting allocates nothing
-	tmpl     *http.Request      // empty request with the connection's context and address
+	tmpl     *http.Request // empty request with the connection's context and address
 	head     []byte
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -175,7 +171,7 @@ func (c *conn) waitRequest(wait time.Duration) bool {
 		return !c.srv.shutting.Load() // a pipelined request is waiting
 	}
 	if c.br == nil {
-		c.br = getReader(&c.src)
+		c.br = getReader(c.nc)
 	}
 	hot := hotWait
 	if wait > 0 && wait < hot {
@@ -185,10 +181,10 @@ func (c *conn) waitRequest(wait time.Duration) bool {
 	if c.srv.shutting.Load() {
 		return false // shutdown may have woken us just before the line above
 	}
-	err := c.awaitData()
-	if err == nil {
-		_, err = c.br.Peek(1)
-	}
+	// Read, not wait for the poller first: a wait starts by forgetting
+	// the readiness the poller recorded, so a request that arrived
+	// while the last response was finishing would sleep until hotWait.
+	_, err := c.br.Peek(1)
 	if err == nil {
 		return true
 	}
@@ -214,53 +210,8 @@ func (c *conn) waitRequest(wait time.Duration) bool {
 	if !waitReadable(c.nc) {
 		return false
 	}
-	c.br = getReader(&c.src)
+	c.br = getReader(c.nc)
 	return true
-}
-
-// sockReader reads from a connection and notes whether the last read
-// returned less than asked: the socket was drained at that moment.
-type sockReader struct {
-	nc    net.Conn
-	short bool
-}
-
-func (s *sockReader) Read(p []byte) (int, error) {
-	n, err := s.nc.Read(p)
-	s.short = n < len(p)
-	return n, err
-}
-
-// awaitData waits, honouring the read deadline, until the socket may have
-// bytes. When the last read drained the socket, the next request cannot
-// have arrived unannounced (the poller is edge-triggered and records every
-// arrival since), so it waits for the poller first instead of trying a
-// read that would fail with EAGAIN: one system call less per keep-alive
-// request. Otherwise it returns at once and the read finds out.
-func (c *conn) awaitData() error {
-	if !c.src.short {
-		return nil
-	}
-	if c.rc == nil {
-		sc, ok := c.nc.(syscall.Conn)
-		if !ok {
-			return nil
-		}
-		rc, err := sc.SyscallConn()
-		if err != nil {
-			return nil
-		}
-		c.rc = rc
-		c.pollFn = func(uintptr) bool {
-			if c.polled {
-				return true
-			}
-			c.polled = true
-			return false // not yet: wait for the poller, then come back
-		}
-	}
-	c.polled = false
-	return c.rc.Read(c.pollFn)
 }
 
 // waitReadable blocks until nc has bytes (or EOF) to read, honouring its

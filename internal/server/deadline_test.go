@@ -93,3 +93,32 @@ func TestWatcherSeesDeparture(t *testing.T) {
 		t.Error("the handler's context was not cancelled after the client left")
 	}
 }
+
+// TestRequestArrivedBeforeWait: a keep-alive request that arrived while
+// the handler was still running after sending its whole response is read
+// at once. Go's poller forgets readiness it recorded before a wait
+// starts, so a server that waited for the poller before reading would
+// sleep through it: here, with the idle timeout at hotWait, until it
+// closed the connection with the request unread.
+func TestRequestArrivedBeforeWait(t *testing.T) {
+	release := make(chan struct{})
+	ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "2")
+		io.WriteString(w, "ok")
+		w.(http.Flusher).Flush()
+		if r.URL.Path == "/first" {
+			<-release // the response is out; the handler has not returned
+		}
+	}, func(o *Options) { o.IdleTimeout = hotWait })
+	c := ts.dial(t)
+	for range 5 {
+		c.send(getReq("/first"))
+		c.expectBody(http.StatusOK, "ok")
+		c.send(getReq("/second"))
+		// Not synchronisation: time for the poller to record the
+		// arrival before the server starts waiting.
+		time.Sleep(10 * time.Millisecond)
+		release <- struct{}{}
+		c.expectBody(http.StatusOK, "ok")
+	}
+}

@@ -74,7 +74,6 @@ func (e *engine) serve(ln net.Listener) error {
 		}
 		sockopt.Tune(nc)
 		c := &conn{srv: e, nc: nc, adm: adm, remote: nc.RemoteAddr().String()}
-		c.src.nc = nc
 		c.ctx, c.cancel = context.WithCancel(e.baseCtx)
 		if !e.track(c) {
 			nc.Close()
