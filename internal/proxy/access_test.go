@@ -8,11 +8,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"sluice/internal/access"
 	"sluice/internal/cache/store/mem"
 	"sluice/internal/proxy"
 	"sluice/internal/proxytest"
+	"sluice/internal/testwait"
 )
 
 func accessList(t *testing.T, defaultAllow bool, rules ...access.Rule) *access.List {
@@ -60,6 +62,11 @@ func TestAccessRules(t *testing.T) {
 	} {
 		n++
 		t.Run(tc.name, func(t *testing.T) {
+			// Records are written after the response, so the previous
+			// request's could otherwise come after this one's.
+			testwait.Until(t, "the earlier requests' access-log records", 5*time.Second, func() bool {
+				return len(rw.Records(0)) >= n-1
+			})
 			before := rw.hits.Load()
 			req, _ := http.NewRequest(tc.method, rw.url(tc.host, "/"), strings.NewReader(""))
 			req.Header.Set("Proxy-Authorization", tc.cred)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"sluice/internal/auth"
 	"sluice/internal/proxy"
+	"sluice/internal/testwait"
 )
 
 // authRules returns rules requiring the users given as "name:password"
@@ -77,7 +79,7 @@ func TestAuthChallenge(t *testing.T) {
 func TestAuthForwardsWithoutCredentials(t *testing.T) {
 	rw := newRulesWorld(t, nil)
 	rw.rules.Store(authRules(t, "alice:wonderland", "bob:builder"))
-	for _, user := range []string{"alice:wonderland", "bob:builder", "alice:wonderland"} {
+	for i, user := range []string{"alice:wonderland", "bob:builder", "alice:wonderland"} {
 		resp, body := rw.get(t, rw.url("ok.test", "/"), "Proxy-Authorization", basicAuth(user))
 		if resp.StatusCode != http.StatusOK || body != "origin body" {
 			t.Fatalf("%s: status %d body %q", user, resp.StatusCode, body)
@@ -85,6 +87,11 @@ func TestAuthForwardsWithoutCredentials(t *testing.T) {
 		if got := rw.seen.Load().Header.Get("Proxy-Authorization"); got != "" {
 			t.Fatalf("origin received Proxy-Authorization %q", got)
 		}
+		// The record is written after the response: wait for it, so
+		// that the next request's cannot come first.
+		testwait.Until(t, "the access-log record of request "+strconv.Itoa(i), 5*time.Second, func() bool {
+			return len(rw.Records(0)) > i
+		})
 	}
 	recs := rw.Records(3)
 	for i, want := range []string{"alice", "bob", "alice"} {

@@ -286,10 +286,9 @@ func TestConnectOKOnlyAfterDial(t *testing.T) {
 
 	c, br := connectOpen(t, w, "127.0.0.1:"+strconv.Itoa(port))
 	// The 200 has arrived, so the proxy's connection is already made.
-	ln.SetDeadline(time.Now().Add(100 * time.Millisecond))
-	oc, err := ln.AcceptTCP()
-	if err != nil {
-		t.Fatalf("after the 200, origin accept: %v; want the proxy's connection waiting", err)
+	oc := connectAcceptQueued(t, ln, 100*time.Millisecond)
+	if oc == nil {
+		t.Fatal("after the 200, no connection queued at the origin; want the proxy's connection waiting")
 	}
 	defer oc.Close()
 	oc.SetDeadline(time.Now().Add(connectWait))
@@ -387,11 +386,11 @@ func TestConnectIdleTunnelClosed(t *testing.T) {
 }
 
 // TestConnectTricklingTunnelSurvives: the idle timeout is an idle
-// deadline, not a total one. Bytes every 100ms keep a tunnel with a 1s
+// deadline, not a total one. Bytes every 100ms keep a tunnel with a 2s
 // idle timeout open for twice that, whichever way they flow: a
 // download's client is silent for as long as the download runs. (The
 // timeout is long next to the 100ms gaps so that a slow test machine
-// cannot make the tunnel really idle.)
+// cannot make the tunnel really idle: a 1s timeout was seen to expire.)
 func TestConnectTricklingTunnelSurvives(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -405,11 +404,11 @@ func TestConnectTricklingTunnelSurvives(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ln, port := connectListen(t)
-			w := proxytest.New(t, proxytest.Options{ConnectPorts: []int{port}, TunnelIdleTimeout: time.Second})
+			w := proxytest.New(t, proxytest.Options{ConnectPorts: []int{port}, TunnelIdleTimeout: 2 * time.Second})
 			c, br := connectOpen(t, w, "127.0.0.1:"+strconv.Itoa(port))
 			oc := connectAccept(t, ln)
 
-			const ticks = 20
+			const ticks = 40
 			upGot, downGot := make(chan error, 1), make(chan error, 1)
 			if tc.up {
 				go func() { _, err := io.ReadFull(oc, make([]byte, ticks)); upGot <- err }()
@@ -494,14 +493,15 @@ func TestConnectBulkThenInteractive(t *testing.T) {
 // TestConnectSlowReaderLosesNothing: an origin that stops reading for
 // twice the idle timeout, while it keeps sending, neither gets its tunnel
 // closed (bytes are moving) nor loses any of the bytes that queued up for
-// it meanwhile.
+// it meanwhile. (The timeout is 20 times the gaps in the origin's
+// sending, so that a slow test machine cannot make the tunnel idle.)
 func TestConnectSlowReaderLosesNothing(t *testing.T) {
 	t.Parallel()
 	// More than loopback socket buffers hold, so the proxy's writes to
 	// the origin block while it does not read.
 	sent := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!"), 16<<20/63)
 	ln, port := connectListen(t)
-	w := proxytest.New(t, proxytest.Options{ConnectPorts: []int{port}, TunnelIdleTimeout: time.Second})
+	w := proxytest.New(t, proxytest.Options{ConnectPorts: []int{port}, TunnelIdleTimeout: 2 * time.Second})
 	c, br := connectOpen(t, w, "127.0.0.1:"+strconv.Itoa(port))
 	oc := connectAccept(t, ln)
 
@@ -513,7 +513,7 @@ func TestConnectSlowReaderLosesNothing(t *testing.T) {
 		}
 		wrote <- err
 	}()
-	const ticks = 20
+	const ticks = 40
 	trickled := make(chan error, 1)
 	go func() { _, err := io.ReadFull(br, make([]byte, ticks)); trickled <- err }()
 	for range ticks {

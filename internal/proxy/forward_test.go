@@ -10,13 +10,16 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"sluice/internal/accesslog"
 	"sluice/internal/proxytest"
+	"sluice/internal/testwait"
 )
 
 // echo is an origin that reports what it received: method, URI, Host,
@@ -473,10 +476,12 @@ func TestRequestsToTheProxyItself(t *testing.T) {
 }
 
 func TestErrorPages(t *testing.T) {
-	w := proxytest.New(t, proxytest.Options{UpstreamTimeout: 300 * time.Millisecond, MaxHeaderBytes: 4096})
+	// Every origin but slow must answer within the upstream timeout, so
+	// it is long enough for a loaded machine; slow waits well past it.
+	w := proxytest.New(t, proxytest.Options{UpstreamTimeout: 2 * time.Second, MaxHeaderBytes: 4096})
 	slow := w.Origin(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		select {
-		case <-time.After(3 * time.Second):
+		case <-time.After(10 * time.Second):
 		case <-r.Context().Done():
 		}
 	}))
@@ -550,14 +555,19 @@ func rawOrigin(t *testing.T, response string) string {
 	return ln.Addr().String()
 }
 
+// closedPort returns a host:port that refuses connections until the test
+// ends. A port closed after listening could be taken by any other test
+// running meanwhile (one was seen answering there), so the port stays
+// held on 127.0.0.1 and the address is the same port on 127.0.0.2, which
+// nothing listens on (as in TestConnectDialFailure).
 func closedPort(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	t.Cleanup(func() { ln.Close() })
+	return "127.0.0.2:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
 // TestOriginDiesMidBody: a truncated response must not look complete.
@@ -569,7 +579,8 @@ func TestOriginDiesMidBody(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			origin := rawOrigin(t, resp)
-			r, err := w.Client().Get("http://" + origin + "/")
+			u := "http://" + origin + "/"
+			r, err := w.Client().Get(u)
 			if err != nil {
 				return // aborted before headers: also not mistaken for complete
 			}
@@ -578,9 +589,20 @@ func TestOriginDiesMidBody(t *testing.T) {
 			if err == nil {
 				t.Fatal("client read the truncated response as complete")
 			}
-			recs := w.Records(1)
-			if last := recs[len(recs)-1]; last.Result != "TCP_MISS_ABORTED" {
-				t.Errorf("access log result %q, want TCP_MISS_ABORTED", last.Result)
+			// The record is written after the client saw the body break
+			// off, and the other case's may come later than this one's.
+			var rec accesslog.Record
+			testwait.Until(t, "the access-log record for "+u, 5*time.Second, func() bool {
+				for _, r := range w.Records(0) {
+					if r.URL == u {
+						rec = r
+						return true
+					}
+				}
+				return false
+			})
+			if rec.Result != "TCP_MISS_ABORTED" {
+				t.Errorf("access log result %q, want TCP_MISS_ABORTED", rec.Result)
 			}
 		})
 	}

@@ -161,9 +161,13 @@ func hostileClose(resp string) func(net.Conn, *http.Request) bool {
 // never bytes of the first response.
 func TestHostileOrigins(t *testing.T) {
 	lo := []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+	// Every origin but the slow drip must get its (bad) head to the proxy
+	// within the upstream timeout, so it is long enough for a loaded
+	// machine.
+	const upstreamTimeout = 2 * time.Second
 	w := proxytest.New(t, proxytest.Options{
 		Resolver:        proxytest.StaticResolver{"origin.test": lo},
-		UpstreamTimeout: 500 * time.Millisecond,
+		UpstreamTimeout: upstreamTimeout,
 		NoAccessLog:     true,
 	})
 	base := runtime.NumGoroutine()
@@ -227,8 +231,8 @@ func TestHostileOrigins(t *testing.T) {
 				if !strings.Contains(body, o.host) {
 					t.Errorf("error page %q does not name %s", body, o.host)
 				}
-				if tc.status == 504 && time.Since(start) > 2*time.Second {
-					t.Errorf("504 after %v, want about the 500ms upstream timeout", time.Since(start))
+				if tc.status == 504 && time.Since(start) > 2*upstreamTimeout {
+					t.Errorf("504 after %v, want about the %v upstream timeout", time.Since(start), upstreamTimeout)
 				}
 				o.closedByProxy(t)
 			})
@@ -238,12 +242,14 @@ func TestHostileOrigins(t *testing.T) {
 	t.Run("framing", func(t *testing.T) {
 		// Each origin answers /first as the case says and /second
 		// honestly. The client sends both on one connection.
+		lateSent := make(chan struct{}, 1)
 		for _, tc := range []struct {
 			name   string
 			method string // of the first request
 			first  func(net.Conn, *http.Request) bool
-			status int    // of the first response; 0 when its body breaks off
-			body   string // of the first response, when status is 200
+			status int           // of the first response; 0 when its body breaks off
+			body   string        // of the first response, when status is 200
+			late   chan struct{} // if not nil, signalled once first has sent its late bytes
 		}{
 			{name: "CL and TE", first: hostileStatus("HTTP/1.1 200 OK\r\nContent-Length: 48\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"), status: 502},
 			{name: "TE and CL", first: hostileStatus("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n2e\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled\r\n0\r\n\r\n"), status: 502},
@@ -265,8 +271,12 @@ func TestHostileOrigins(t *testing.T) {
 				hostileWrite(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
 				time.Sleep(50 * time.Millisecond)
 				hostileWrite(c, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled")
+				select {
+				case lateSent <- struct{}{}:
+				default:
+				}
 				return false
-			}, status: 200, body: "hello"},
+			}, status: 200, body: "hello", late: lateSent},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				o := newHostileServer(t, func(c net.Conn, r *http.Request) bool {
@@ -318,6 +328,13 @@ func TestHostileOrigins(t *testing.T) {
 					t.Errorf("first body: got %q, want %q", body, tc.body)
 				}
 				// Late bytes have time to arrive before the next request.
+				if tc.late != nil {
+					select {
+					case <-tc.late:
+					case <-time.After(hostileWait):
+						t.Fatal("the origin did not send its late bytes")
+					}
+				}
 				time.Sleep(100 * time.Millisecond)
 
 				status, second := hostileGet(t, c, br, o.host, "/second")

@@ -20,9 +20,10 @@ import (
 )
 
 // hostileWait bounds every read and wait in the hostile-input tests: the
-// proxy answers a malformed request at once, so a test that reaches it
-// has found a hang, not a slow machine.
-const hostileWait = 3 * time.Second
+// proxy answers a malformed request at once, and a hostile origin within
+// the upstream timeout (2s), so a test that reaches it has found a hang,
+// not a slow machine.
+const hostileWait = 10 * time.Second
 
 // hostileOrigin is an httptest origin that counts what reaches it: every
 // TCP connection its listener accepts (so that a head forwarded without a

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"sluice/internal/proxytest"
+	"sluice/internal/testwait"
 )
 
 // lifeWait bounds waits for something the proxy should do soon. Timeouts
@@ -182,9 +183,13 @@ func TestLifecycleGracefulShutdown(t *testing.T) {
 	w := proxytest.New(t, proxytest.Options{})
 	want := bytes.Repeat([]byte("in flight "), 10<<10)
 	started := make(chan struct{})
+	release := make(chan struct{})
 	origin := w.Origin(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		close(started)
-		time.Sleep(500 * time.Millisecond)
+		select {
+		case <-release: // Shutdown is under way
+		case <-time.After(lifeWait):
+		}
 		rw.Write(want)
 	}))
 
@@ -211,10 +216,29 @@ func TestLifecycleGracefulShutdown(t *testing.T) {
 		t.Fatal("request did not reach the origin")
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if clean := w.Server.Shutdown(ctx); !clean {
-		t.Error("Shutdown reported an unclean stop, want the in-flight request to finish in time")
+	shut := make(chan bool, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- w.Server.Shutdown(ctx)
+	}()
+	// Shutdown has begun once the listener is closed; only then does the
+	// origin answer, so the request is in flight throughout.
+	testwait.Until(t, "the proxy's listener closed", lifeWait, func() bool {
+		c, err := net.Dial("tcp", w.Addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	close(release)
+	select {
+	case clean := <-shut:
+		if !clean {
+			t.Error("Shutdown reported an unclean stop, want the in-flight request to finish in time")
+		}
+	case <-time.After(lifeWait + 5*time.Second):
+		t.Fatal("Shutdown did not return")
 	}
 	res := <-done
 	if res.err != nil {
@@ -325,7 +349,7 @@ func TestLifecycleOriginTooSlow(t *testing.T) {
 	t.Parallel()
 	// The timeout is long enough that a loaded machine still gets the
 	// trickle's header across in time.
-	w := proxytest.New(t, proxytest.Options{UpstreamTimeout: time.Second})
+	w := proxytest.New(t, proxytest.Options{UpstreamTimeout: 2 * time.Second})
 	origin := w.Origin(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(rw)
 		switch r.URL.Path {
@@ -342,7 +366,7 @@ func TestLifecycleOriginTooSlow(t *testing.T) {
 			rw.WriteHeader(http.StatusOK)
 			rc.Flush()
 			for i := range 4 {
-				time.Sleep(400 * time.Millisecond)
+				time.Sleep(600 * time.Millisecond)
 				io.WriteString(rw, strconv.Itoa(i))
 				rc.Flush()
 			}

@@ -112,11 +112,15 @@ func TestIdleTimeout(t *testing.T) {
 // TestIdleWaitNotHeaderTimeout: the wait for a later request is bounded
 // by IdleTimeout (here none), not HeaderTimeout.
 func TestIdleWaitNotHeaderTimeout(t *testing.T) {
-	ts := newTestServer(t, echo, func(o *Options) { o.HeaderTimeout = 2 * hotWait })
+	// The first request must still begin within the header timeout, so it
+	// is long enough for a loaded machine to get it there from the dial;
+	// the idle gap is twice that.
+	const headerTimeout = 8 * hotWait
+	ts := newTestServer(t, echo, func(o *Options) { o.HeaderTimeout = headerTimeout })
 	c := ts.dial(t)
 	c.send(getReq("/1"))
 	c.expectBody(200, "GET /1 ")
-	time.Sleep(5 * hotWait)
+	time.Sleep(2 * headerTimeout)
 	c.send(getReq("/2"))
 	c.expectBody(200, "GET /2 ")
 }
@@ -393,7 +397,7 @@ func TestBodyReadDeadline(t *testing.T) {
 				w.WriteHeader(http.StatusRequestTimeout)
 			}, func(o *Options) { o.IdleTimeout = idle })
 			c := ts.dial(t)
-			c.SetDeadline(time.Now().Add(40 * hotWait)) // the handler's deadline is one hotWait
+			c.SetDeadline(time.Now().Add(wait)) // far past the handler's deadline of one hotWait
 			c.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
 			resp, _ := c.get()
 			if resp.StatusCode != http.StatusRequestTimeout {
